@@ -1,0 +1,7 @@
+"""Run the command line as ``python -m repertoire``."""
+
+from __future__ import annotations
+
+from .cli import main
+
+raise SystemExit(main())

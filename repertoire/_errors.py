@@ -1,0 +1,8 @@
+"""Errors a user can cause and fix in their input."""
+
+
+class InputError(ValueError):
+    """A problem in the user's input: a file, sample, column or key named in the message.
+
+    The command line prints the message alone (no traceback) and exits non-zero.
+    """

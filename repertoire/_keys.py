@@ -1,0 +1,71 @@
+"""Every default key that ``repertoire`` reads from or writes into an AnnData.
+
+Change a name here and every function, workflow rule and test follows.
+"""
+
+# layers
+COUNTS = "counts"
+
+# sample metadata in .obs (one value per sample)
+SAMPLE = "sample_id"
+PATIENT = "patient_id"
+TIMEPOINT = "timepoint"
+DAY = "day"
+TISSUE = "tissue"
+OUTCOME = "outcome"
+BARCODE = "barcode"
+
+OUTCOMES = ("remission", "relapse", "unknown")
+
+# receptor data, scirpy's model
+AIRR = "airr"
+CHAIN_INDICES = "chain_indices"
+
+# spatial coordinates
+SPATIAL = "spatial"
+
+# quality control
+N_COUNTS = "total_counts"
+N_GENES = "n_genes_by_counts"
+PCT_MT = "pct_counts_mt"
+PCT_RIBO = "pct_counts_ribo"
+LOW_QUALITY = "low_quality"
+DOUBLET_SCORE = "doublet_score"
+DOUBLET = "predicted_doublet"
+QC = "qc"
+
+# embeddings, graph, clusters
+HVG = "highly_variable"
+PCA = "X_pca"
+INTEGRATED = "X_pca_harmony"
+NEIGHBORS = "neighbors"
+UMAP = "X_umap"
+LEIDEN = "leiden"
+
+# identity (filled by later steps)
+LINEAGE = "lineage"
+CELL_TYPE = "cell_type"
+CAR_DETECTED = "car_detected"
+ISOTYPE = "isotype"
+SHM_RATE = "shm_rate"
+BCR_STATE = "bcr_state"
+
+LINEAGES = ("B", "plasma", "T", "NK", "myeloid", "other")
+
+# ground truth written by the simulator
+TRUE_PREFIX = "true_"
+TRUE_LINEAGE = "true_lineage"
+TRUE_CELL_TYPE = "true_cell_type"
+TRUE_BCR_STATE = "true_bcr_state"
+TRUE_CLONE = "true_clone"
+TRUE_DOUBLET = "true_doublet"
+TRUE_LOW_QUALITY = "true_low_quality"
+TRUE_CAR = "true_car"
+TRUE_ISOTYPE = "true_isotype"
+TRUE_SHM_RATE = "true_shm_rate"
+TRUE_PREEXISTING = "true_preexisting"
+TRUE_NICHE = "true_niche"
+TRUE_SAMPLES = "true_samples"
+
+# the CAR transgene feature of the simulator and the default of CAR detection
+CAR_FEATURE = "CAR_FMC63_BBz"

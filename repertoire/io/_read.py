@@ -1,0 +1,359 @@
+"""Readers: 10x gene expression, receptor contigs through scirpy, spatial coordinates, cohorts."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scanpy as sc
+import scipy.sparse as sp
+from anndata import AnnData
+
+from .. import _keys as K
+from .._errors import InputError
+from .._logging import logger, progress
+from ._airr import align_airr, concat_airr, empty_airr, merge_chains
+from ._samplesheet import read_samplesheet
+
+PROTEIN = "protein"
+
+
+def read_gex(path: str | os.PathLike) -> AnnData:
+    """Read one sample's gene-expression counts.
+
+    Parameters
+    ----------
+    path
+        A 10x ``filtered_feature_bc_matrix.h5``, a 10x matrix directory (``matrix.mtx[.gz]``,
+        ``barcodes.tsv[.gz]``, ``features.tsv[.gz]``) or an ``.h5ad`` whose ``.X`` (or
+        ``.layers["counts"]``) holds raw counts.
+
+    Returns
+    -------
+    Cells x genes with raw counts as CSR float32 in ``.X``, gene symbols (made unique) as
+    ``var_names`` and ``gene_ids`` in ``.var``. Antibody-capture features (CITE-seq), when present,
+    are moved to ``.obsm["protein"]`` as a DataFrame.
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            adata = _read_mtx_dir(path)
+        elif path.suffix == ".h5ad":
+            adata = ad.read_h5ad(path)
+            if K.COUNTS in adata.layers:
+                adata.X = adata.layers[K.COUNTS]
+            adata = AnnData(X=adata.X, obs=adata.obs[[]], var=adata.var)
+        else:
+            adata = sc.read_10x_h5(path, gex_only=False)
+    except (OSError, KeyError, ValueError) as error:
+        raise InputError(f"gene-expression file {path} could not be read: {error}") from None
+    if adata.X is None:
+        raise InputError(f"gene-expression file {path} holds no count matrix.")
+    adata.var_names_make_unique()
+    if "feature_types" in adata.var:
+        is_protein = (adata.var["feature_types"] == "Antibody Capture").to_numpy()
+        if is_protein.any():
+            protein = adata[:, is_protein].X
+            protein = protein.toarray() if sp.issparse(protein) else np.asarray(protein)
+            adata.obsm[PROTEIN] = pd.DataFrame(
+                protein, index=adata.obs_names, columns=adata.var_names[is_protein]
+            )
+        adata = adata[:, adata.var["feature_types"] == "Gene Expression"].copy()
+    adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+    _check_counts(adata.X, path)
+    return adata
+
+
+def _read_mtx_dir(path: Path) -> AnnData:
+    """A 10x matrix directory: gzipped v3 and legacy layouts through scanpy, unzipped v3 here."""
+    unzipped_v3 = (path / "matrix.mtx").exists() and (path / "features.tsv").exists()
+    if not unzipped_v3:
+        return sc.read_10x_mtx(path, var_names="gene_symbols", gex_only=False)
+    import scipy.io
+
+    features = pd.read_csv(path / "features.tsv", sep="\t", header=None)
+    barcodes = pd.read_csv(path / "barcodes.tsv", sep="\t", header=None)[0].astype(str)
+    var = pd.DataFrame({"gene_ids": features[0].astype(str).to_numpy()}, index=features[1].astype(str).to_numpy())
+    if features.shape[1] > 2:
+        var["feature_types"] = features[2].astype(str).to_numpy()
+    counts = scipy.io.mmread(path / "matrix.mtx").T.tocsr()
+    return AnnData(X=counts, obs=pd.DataFrame(index=barcodes.to_numpy()), var=var)
+
+
+def _check_counts(matrix: sp.csr_matrix, path: Path) -> None:
+    values = matrix.data
+    if values.size and (values.min() < 0 or not np.all(values == np.round(values))):
+        raise InputError(
+            f"gene-expression file {path} does not hold raw counts (found negative or "
+            "non-integer values); give the unnormalised matrix."
+        )
+
+
+def read_vdj(path: str | os.PathLike) -> AnnData:
+    """Read one receptor file (BCR or TCR) into scirpy's data model.
+
+    Parameters
+    ----------
+    path
+        10x ``filtered_contig_annotations.csv`` (or ``all_contig_annotations.json``), read with
+        :func:`scirpy.io.read_10x_vdj`, or an AIRR rearrangement ``.tsv``, read with
+        :func:`scirpy.io.read_airr`. ``.gz`` compression is accepted.
+
+    Returns
+    -------
+    One observation per cell barcode, chains as AIRR records in ``.obsm["airr"]``, no expression.
+    """
+    import scirpy as ir
+
+    path = Path(path)
+    name = path.name
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            if name.endswith((".tsv", ".tsv.gz")):
+                table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+                _require_columns(path, table, ("cell_id", "locus", "junction_aa"))
+                adata = ir.io.read_airr(_typed_airr(table)) if len(table) else _no_cells()
+            elif name.endswith(".json"):
+                adata = ir.io.read_10x_vdj(path)
+            elif name.endswith((".csv", ".csv.gz")):
+                table = pd.read_csv(path, nrows=1)
+                _require_columns(path, table, ("barcode", "chain", "cdr3", "v_gene", "c_gene"))
+                adata = ir.io.read_10x_vdj(path) if len(table) else _no_cells()
+            else:
+                raise InputError(f"receptor file {path} is neither 10x contigs nor AIRR TSV.")
+    except InputError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise InputError(f"receptor file {path} could not be read: {error}") from None
+    adata.obs = adata.obs[[]]
+    return adata
+
+
+def _no_cells() -> AnnData:
+    """A receptor file without any cell: normal for a sample during B-cell aplasia."""
+    adata = AnnData(obs=pd.DataFrame(index=pd.Index([], dtype=str)))
+    adata.obsm[K.AIRR] = empty_airr(0)
+    return adata
+
+
+def _require_columns(path: Path, table: pd.DataFrame, columns: Sequence[str]) -> None:
+    for column in columns:
+        if column not in table.columns:
+            raise InputError(f"receptor file {path} has no column '{column}'.")
+
+
+# AIRR rearrangement fields that are not strings (AIRR schema types)
+_AIRR_BOOLEAN = ("productive", "rev_comp", "vj_in_frame", "stop_codon", "complete_vdj", "is_cell")
+_AIRR_INTEGER_SUFFIXES = ("_count", "_start", "_end", "_length")
+_AIRR_FLOAT = ("v_identity", "d_identity", "j_identity", "c_identity", "v_score", "d_score",
+               "j_score", "c_score", "v_support", "d_support", "j_support", "c_support")
+
+
+def _typed_airr(table: pd.DataFrame) -> pd.DataFrame:
+    """Give an AIRR table read as text its schema types, with empty cells as missing."""
+    typed = table.replace({"": None})
+    for column in typed.columns:
+        values = typed[column]
+        if column in _AIRR_BOOLEAN:
+            mapping = {"T": True, "TRUE": True, "F": False, "FALSE": False}
+            typed[column] = values.map(lambda v, m=mapping: None if v is None else m.get(str(v).upper()))
+        elif column in _AIRR_FLOAT or (column.endswith(_AIRR_INTEGER_SUFFIXES) and column != "cell_id"):
+            numeric = pd.to_numeric(values, errors="coerce")
+            if column.endswith(_AIRR_INTEGER_SUFFIXES) and column not in _AIRR_FLOAT:
+                typed[column] = [None if pd.isna(v) else int(v) for v in numeric]
+            else:
+                typed[column] = [None if pd.isna(v) else float(v) for v in numeric]
+    return typed
+
+
+def read_spatial(path: str | os.PathLike) -> pd.DataFrame:
+    """Read cell coordinates: columns ``barcode, x, y`` (or Xenium's ``cell_id, x_centroid, y_centroid``).
+
+    Parameters
+    ----------
+    path
+        Comma- or tab-separated table, optionally gzipped.
+
+    Returns
+    -------
+    Coordinates ``x``, ``y`` indexed by barcode.
+    """
+    path = Path(path)
+    sep = "\t" if ".tsv" in path.suffixes else ","
+    table = pd.read_csv(path, sep=sep)
+    table = table.rename(columns={"cell_id": "barcode", "x_centroid": "x", "y_centroid": "y"})
+    for column in ("barcode", "x", "y"):
+        if column not in table.columns:
+            raise InputError(f"spatial file {path} has no column '{column}'.")
+    return table.set_index("barcode")[["x", "y"]].astype(float)
+
+
+def read_cohort(
+    samplesheet: str | os.PathLike | pd.DataFrame, *, samples: Sequence[str] | None = None
+) -> AnnData:
+    """Read every sample of a cohort into one AnnData, sample by sample.
+
+    Parameters
+    ----------
+    samplesheet
+        Path to the sample sheet (see :func:`read_samplesheet`) or its validated table.
+    samples
+        Read only these ``sample_id`` values (in this order); default all.
+
+    Returns
+    -------
+    Cells x genes with
+
+    - ``.layers["counts"]``: raw counts, sparse; ``.X`` is ``None`` until :func:`repertoire.pp.normalize`;
+    - ``.obs``: ``sample_id, patient_id, timepoint, day, tissue, outcome`` (and any further sheet
+      column) as categoricals, ``day`` as integer, ``barcode`` the 10x barcode;
+      observation names ``{sample_id}_{barcode}``;
+    - ``.obsm["airr"]``, ``.obsm["chain_indices"]``: BCR and TCR chains in scirpy's model
+      (cells without a receptor hold an empty list);
+    - ``.obsm["spatial"]`` when any sample has coordinates (NaN for cells without);
+    - ``.obsm["protein"]`` when any sample has antibody-capture features.
+    """
+    sheet = samplesheet if isinstance(samplesheet, pd.DataFrame) else read_samplesheet(samplesheet)
+    if samples is not None:
+        unknown = [s for s in samples if s not in sheet.index]
+        if unknown:
+            raise InputError(f"sample '{unknown[0]}' is not in the sample sheet.")
+        sheet = sheet.loc[list(samples)]
+    parts = [
+        _read_sample(row)
+        for _, row in progress(sheet.iterrows(), desc="reading samples", total=len(sheet))
+    ]
+    adata = concat_samples(parts)
+    logger.info("read %d samples: %d cells x %d genes", len(parts), adata.n_obs, adata.n_vars)
+    return adata
+
+
+def _read_sample(row: pd.Series) -> AnnData:
+    sample = row[K.SAMPLE]
+    adata = read_gex(row["gex"])
+    barcodes = adata.obs_names.copy()
+    receptors = [read_vdj(row[c]) for c in ("bcr", "tcr") if _given(row.get(c))]
+    adata.obsm[K.AIRR] = _sample_airr(receptors, barcodes, sample)
+    if _given(row.get("spatial")):
+        coordinates = read_spatial(row["spatial"]).reindex(barcodes)
+        if coordinates["x"].isna().all():
+            raise InputError(
+                f"sample '{sample}': no barcode of spatial file {row['spatial']} is in its "
+                "gene-expression matrix."
+            )
+        adata.obsm[K.SPATIAL] = coordinates.to_numpy()
+    metadata = {c: row[c] for c in row.index if c not in ("gex", "bcr", "tcr", "spatial")}
+    adata.obs = pd.DataFrame(
+        {K.BARCODE: barcodes.to_numpy(), **{c: [v] * adata.n_obs for c, v in metadata.items()}},
+        index=pd.Index([f"{sample}_{b}" for b in barcodes]),
+    )
+    logger.debug("sample %s: %d cells", sample, adata.n_obs)
+    return adata
+
+
+def _given(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _sample_airr(receptors: list[AnnData], barcodes: pd.Index, sample: str):
+    if not receptors:
+        return empty_airr(len(barcodes))
+    for receptor in receptors:
+        outside = (~receptor.obs_names.isin(barcodes)).sum()
+        if outside:
+            logger.info(
+                "sample %s: %d receptor barcodes are not cells of the expression matrix; dropped",
+                sample, outside,
+            )
+    return merge_chains(
+        [align_airr(r.obsm[K.AIRR], r.obs_names, barcodes) for r in receptors]
+    )
+
+
+def concat_samples(parts: Sequence[AnnData]) -> AnnData:
+    """Join per-sample AnnData objects into one cohort.
+
+    Genes are intersected (a warning names the samples whose genes differ), counts stay sparse,
+    receptor records are harmonised across samples (see :func:`repertoire.io.concat_airr`) and
+    re-indexed with :func:`scirpy.pp.index_chains`, and sample metadata become categoricals.
+
+    Parameters
+    ----------
+    parts
+        AnnData objects, one per sample, each with counts in ``.X`` or ``.layers["counts"]``,
+        sample metadata in ``.obs`` and receptor records in ``.obsm["airr"]``.
+
+    Returns
+    -------
+    The cohort, with counts in ``.layers["counts"]``; ``.X`` is ``None`` until
+    :func:`repertoire.pp.normalize`.
+    """
+    import scirpy as ir
+
+    if not parts:
+        raise InputError("no samples to combine.")
+    genes = parts[0].var_names
+    for part in parts[1:]:
+        if not part.var_names.equals(genes):
+            common = genes.intersection(part.var_names, sort=False)
+            logger.warning(
+                "sample %s has %d genes not shared with earlier samples; keeping the %d common genes",
+                part.obs[K.SAMPLE].iloc[0] if K.SAMPLE in part.obs and part.n_obs else "?",
+                part.n_vars - len(common), len(common),
+            )
+            genes = common
+    has_spatial = any(K.SPATIAL in p.obsm for p in parts)
+    has_protein = any(PROTEIN in p.obsm for p in parts)
+    airr = concat_airr([p.obsm.get(K.AIRR, empty_airr(p.n_obs)) for p in parts])
+    spatial = (
+        np.vstack([np.asarray(p.obsm.get(K.SPATIAL, np.full((p.n_obs, 2), np.nan))) for p in parts])
+        if has_spatial else None
+    )
+    protein = (
+        pd.concat([p.obsm.get(PROTEIN, pd.DataFrame(index=p.obs_names)) for p in parts])
+        if has_protein else None
+    )
+    stripped = []
+    for part in parts:
+        counts = part.layers[K.COUNTS] if K.COUNTS in part.layers else part.X
+        if not part.var_names.equals(genes):
+            counts = counts[:, part.var_names.get_indexer(genes)]
+        stripped.append(AnnData(obs=part.obs, var=part.var.reindex(genes), layers={K.COUNTS: counts}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        cohort = ad.concat(stripped, join="inner", merge="first")
+    if not cohort.obs_names.is_unique:
+        duplicated = cohort.obs_names[cohort.obs_names.duplicated()][0]
+        raise InputError(f"cell '{duplicated}' appears in more than one sample.")
+    cohort.obsm[K.AIRR] = airr
+    if spatial is not None:
+        cohort.obsm[K.SPATIAL] = spatial
+    if protein is not None:
+        cohort.obsm[PROTEIN] = protein.loc[cohort.obs_names]
+    _categorical_metadata(cohort)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ir.pp.index_chains(cohort)
+    return cohort
+
+
+def _categorical_metadata(adata: AnnData) -> None:
+    """Sample metadata as categoricals; timepoints ordered by their median day."""
+    for column in adata.obs.columns:
+        if column in (K.BARCODE, K.DAY) or adata.obs[column].dtype.kind in "fiub":
+            continue
+        if column == K.TIMEPOINT and K.DAY in adata.obs:
+            order = adata.obs.groupby(column, observed=True)[K.DAY].median().sort_values().index
+            adata.obs[column] = pd.Categorical(adata.obs[column], categories=list(order))
+        elif column == K.OUTCOME:
+            adata.obs[column] = pd.Categorical(adata.obs[column], categories=list(K.OUTCOMES))
+        else:
+            adata.obs[column] = pd.Categorical(adata.obs[column])
+    if K.DAY in adata.obs:
+        adata.obs[K.DAY] = adata.obs[K.DAY].astype(int)

@@ -1,0 +1,158 @@
+"""Quality control in one call, and removal of the flagged cells."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .. import _keys as K
+from .._docs import doc_params
+from .._errors import InputError
+from .._logging import logger
+from ._doublets import SAMPLES, detect_doublets
+from ._metrics import qc_metrics
+from ._outliers import PARAMS, THRESHOLDS, flag_low_quality
+from ._utils import batches, record, require_layer
+
+CELL_COLUMNS = (
+    K.N_COUNTS, K.N_GENES, K.PCT_MT, K.PCT_RIBO, K.LOW_QUALITY, K.DOUBLET_SCORE, K.DOUBLET
+)
+
+
+@doc_params
+def qc(
+    adata: AnnData,
+    *,
+    batch_key: str | None = K.SAMPLE,
+    layer: str | None = K.COUNTS,
+    nmads: float = 5.0,
+    nmads_mt: float = 3.0,
+    min_pct_mt: float = 8.0,
+    max_pct_mt: float = 25.0,
+    min_genes: int = 200,
+    expected_doublet_rate: float | Literal["10x"] = 0.05,
+    doublet_threshold: float | None = None,
+    random_state: int = 0,
+    inplace: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Compute quality metrics, flag low-quality cells and call doublets, sample by sample.
+
+    Runs :func:`qc_metrics`, :func:`flag_low_quality` and :func:`detect_doublets` and
+    summarises them per sample. Cells are flagged, not removed: see :func:`filter_cells`.
+
+    Parameters
+    ----------
+    {adata}
+    {batch_key}
+    {counts_layer}
+    nmads, nmads_mt, min_pct_mt, max_pct_mt, min_genes
+        Thresholds of low quality, see :func:`flag_low_quality`.
+    expected_doublet_rate
+        See :func:`detect_doublets`.
+    doublet_threshold
+        Scrublet score threshold, see ``threshold`` of :func:`detect_doublets`.
+    {random_state}
+    {inplace}
+
+    Returns
+    -------
+    With ``inplace=False``, a per-cell table (``total_counts``, ``n_genes_by_counts``,
+    ``pct_counts_mt``, ``pct_counts_ribo``, ``low_quality``, ``doublet_score``,
+    ``predicted_doublet``) and the per-sample summary (``n_cells``, ``n_low_quality``,
+    ``n_doublets``, ``n_flagged``, the thresholds of both steps and Scrublet's ``status``).
+    Otherwise ``None``; the per-cell columns go to ``.obs``, ``mt`` and ``ribo`` to ``.var``,
+    ``.uns["low_quality"]`` and ``.uns["predicted_doublet"]`` are written as by the single
+    steps, and ``.uns["qc"]`` holds ``"samples"`` (the summary) and ``"params"``.
+    """
+    require_layer(adata, layer)
+    labels = batches(adata.obs, batch_key)
+    column = batch_key or "batch"
+    # a light shell sharing the counts: the steps write into it, never into adata
+    shell = AnnData(
+        X=adata.X if layer is None else adata.layers[layer],
+        obs=pd.DataFrame({column: labels}, index=adata.obs_names),
+        var=pd.DataFrame(index=adata.var_names),
+    )
+    qc_metrics(shell, layer=None)
+    flag_low_quality(shell, batch_key=column, nmads=nmads, nmads_mt=nmads_mt,
+                     min_pct_mt=min_pct_mt, max_pct_mt=max_pct_mt, min_genes=min_genes)
+    detect_doublets(shell, batch_key=column, layer=None,
+                    expected_doublet_rate=expected_doublet_rate, threshold=doublet_threshold,
+                    random_state=random_state)
+    summary = _summary(shell, column)
+    cells = shell.obs[list(CELL_COLUMNS)]
+    if not inplace:
+        return cells, summary
+    for name in CELL_COLUMNS:
+        adata.obs[name] = cells[name]
+    for name in shell.var.columns:
+        adata.var[name] = shell.var[name]
+    for key in (K.LOW_QUALITY, K.DOUBLET):
+        adata.uns[key] = shell.uns[key]
+        adata.uns[key][PARAMS]["batch_key"] = batch_key
+    adata.uns[K.DOUBLET][PARAMS]["layer"] = layer
+    adata.uns[K.QC] = {
+        SAMPLES: summary,
+        PARAMS: record(
+            batch_key=batch_key, layer=layer, nmads=nmads, nmads_mt=nmads_mt,
+            min_pct_mt=min_pct_mt, max_pct_mt=max_pct_mt, min_genes=min_genes,
+            expected_doublet_rate=expected_doublet_rate, doublet_threshold=doublet_threshold,
+            random_state=random_state,
+        ),
+    }
+    return None
+
+
+def _summary(shell: AnnData, column: str) -> pd.DataFrame:
+    thresholds = shell.uns[K.LOW_QUALITY][THRESHOLDS]
+    doublets = shell.uns[K.DOUBLET][SAMPLES].drop(columns="n_cells")
+    doublets = doublets.rename(columns={"threshold": "doublet_threshold",
+                                        "status": "doublet_status"})
+    summary = thresholds.merge(doublets, on=column, how="left")
+    flagged = shell.obs[K.LOW_QUALITY] | shell.obs[K.DOUBLET]
+    n_flagged = flagged.groupby(shell.obs[column], observed=True).sum()
+    summary.insert(3, "n_doublets", summary.pop("n_doublets"))
+    summary.insert(4, "n_flagged", summary[column].map(n_flagged).astype(int).to_numpy())
+    return summary
+
+
+@doc_params
+def filter_cells(
+    adata: AnnData, *, batch_key: str | None = K.SAMPLE, inplace: bool = True
+) -> AnnData | None:
+    """Remove the cells flagged as low quality or as doublets.
+
+    Parameters
+    ----------
+    {adata}
+        Needs ``.obs["low_quality"]`` or ``.obs["predicted_doublet"]`` (see :func:`qc`).
+    batch_key
+        Column of ``.obs`` by which the log reports the cells removed.
+    {inplace}
+
+    Returns
+    -------
+    With ``inplace=False``, a filtered copy of ``adata``; otherwise ``None`` and ``adata`` keeps
+    only the cells flagged by neither column.
+    """
+    present = [c for c in (K.LOW_QUALITY, K.DOUBLET) if c in adata.obs]
+    if not present:
+        raise InputError(
+            f"neither '{K.LOW_QUALITY}' nor '{K.DOUBLET}' is in .obs; run repertoire.pp.qc first."
+        )
+    flagged = np.zeros(adata.n_obs, dtype=bool)
+    for name in present:
+        flagged |= adata.obs[name].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    labels = batches(adata.obs, batch_key if batch_key in adata.obs else None)
+    removed = pd.Series(flagged, index=adata.obs_names).groupby(labels, observed=True).sum()
+    logger.info(
+        "removing %d of %d flagged cells (%s): %s", flagged.sum(), adata.n_obs,
+        " or ".join(present), ", ".join(f"{b}: {n}" for b, n in removed.items()),
+    )
+    if not inplace:
+        return adata[~flagged].copy()
+    adata._inplace_subset_obs(~flagged)
+    return None

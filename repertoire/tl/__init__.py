@@ -1,0 +1,6 @@
+"""Tools: clustering and embeddings."""
+
+from ._cluster import cluster
+from ._umap import umap
+
+__all__ = ["cluster", "umap"]

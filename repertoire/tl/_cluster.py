@@ -1,0 +1,80 @@
+"""Leiden clustering of the neighbour graph at one or more resolutions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import scanpy as sc
+from anndata import AnnData
+
+from .. import _keys as K
+from .._docs import doc_params
+from .._errors import InputError
+from .._logging import logger
+from ..pp._utils import record
+
+
+@doc_params
+def cluster(
+    adata: AnnData,
+    *,
+    resolutions: Sequence[float] = (1.0,),
+    key_added: str = K.LEIDEN,
+    n_iterations: int = -1,
+    random_state: int = 0,
+    inplace: bool = True,
+) -> pd.DataFrame | None:
+    """Cluster cells with the Leiden algorithm (Traag et al., Sci Rep 2019).
+
+    Runs :func:`scanpy.tl.leiden` with igraph's implementation on the graph of
+    :func:`repertoire.pp.neighbors`, once per resolution. Clusters are numbered by size,
+    largest first.
+
+    Parameters
+    ----------
+    {adata}
+    resolutions
+        Resolutions of the modularity; higher values give more clusters.
+    {key_added}
+        Each resolution ``r`` gives ``.obs[f"{{key_added}}_r{{r}}"]``; ``.obs[key_added]`` holds
+        the first.
+    n_iterations
+        Rounds of the Leiden algorithm; negative runs it until the partition is stable.
+    {random_state}
+    {inplace}
+
+    Returns
+    -------
+    With ``inplace=False``, one categorical column per resolution (``leiden_r1.0``, ...) and
+    ``leiden``, the first. Otherwise ``None``; the columns go to ``.obs`` and
+    ``.uns["leiden"]`` holds ``n_clusters`` (one per resolution) and ``params``.
+    """
+    if not resolutions:
+        raise InputError("resolutions is empty; give at least one resolution.")
+    graph = adata.uns.get(K.NEIGHBORS)
+    if graph is None:
+        raise InputError(f"'{K.NEIGHBORS}' is not in .uns; run repertoire.pp.neighbors first.")
+    adjacency = adata.obsp[graph["connectivities_key"]]
+    shell = AnnData(obs=pd.DataFrame(index=adata.obs_names))
+    columns = {}
+    for resolution in resolutions:
+        name = f"{key_added}_r{float(resolution)}"
+        sc.tl.leiden(shell, resolution=resolution, adjacency=adjacency, flavor="igraph",
+                     n_iterations=n_iterations, directed=False, random_state=random_state,
+                     key_added=name)
+        columns[name] = shell.obs[name]
+        logger.info("Leiden at resolution %s: %d clusters", resolution,
+                    len(columns[name].cat.categories))
+    table = pd.DataFrame(columns, index=adata.obs_names)
+    table[key_added] = table.iloc[:, 0]
+    if not inplace:
+        return table
+    for name in table.columns:
+        adata.obs[name] = table[name]
+    adata.uns[key_added] = {
+        "n_clusters": [len(table[name].cat.categories) for name in columns],
+        "params": record(resolutions=[float(r) for r in resolutions], keys=list(columns),
+                         flavor="igraph", n_iterations=n_iterations, random_state=random_state),
+    }
+    return None

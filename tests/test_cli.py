@@ -1,0 +1,374 @@
+"""The ``repertoire`` command line: validation errors, help, and each step on a tiny cohort."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+import repertoire
+from repertoire import _keys as K
+from repertoire.cli import FIGURES, build_parser, cluster_counts, main
+from repertoire.io._samplesheet import REQUIRED_COLUMNS
+
+SUBCOMMANDS = ("validate", "qc", "merge", "preprocess", "simulate")
+
+
+def _run(capsys: pytest.CaptureFixture, *argv: object) -> tuple[int, str, str]:
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _assert_one_line_error(status: int, err: str, *fragments: str) -> None:
+    assert status == 2
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+# validate ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sheet_dir(tmp_path: Path) -> Path:
+    """Two samples' files: HDF5 gene expression and 10x contig tables (contents not read)."""
+    for sample in ("S1", "S2"):
+        with h5py.File(tmp_path / f"{sample}.h5", "w") as handle:
+            handle["matrix/shape"] = np.array([1, 1])
+        (tmp_path / f"{sample}_bcr.csv").write_text("barcode,chain,cdr3,v_gene,c_gene\n")
+    return tmp_path
+
+
+HEADER = [*REQUIRED_COLUMNS, "bcr"]
+ROWS = [
+    ["S1", "P1", "baseline", "-7", "blood", "relapse", "S1.h5", "S1_bcr.csv"],
+    ["S2", "P1", "month3", "90", "bone_marrow", "relapse", "S2.h5", "S2_bcr.csv"],
+]
+
+
+def _write_sheet(directory: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path = directory / "samples.tsv"
+    path.write_text("\n".join("\t".join(r) for r in [header, *rows]) + "\n")
+    return path
+
+
+def _set(row: int, column: str, value: str):
+    def change(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+        rows[row][header.index(column)] = value
+        return header, rows
+
+    return change
+
+
+def _drop_column(column: str):
+    def change(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+        index = header.index(column)
+        return header[:index] + header[index + 1:], [r[:index] + r[index + 1:] for r in rows]
+
+    return change
+
+
+# (id, change of header and rows, file to write in the sheet's directory, text the message holds)
+SHEET_ERRORS = [
+    ("missing-column", _drop_column(K.OUTCOME), None, "'outcome'"),
+    ("duplicate-column", lambda h, r: ([*h, "bcr"], [[*x, "S1_bcr.csv"] for x in r]), None,
+     "'bcr' twice"),
+    ("empty-column-name", lambda h, r: ([*h, ""], [[*x, "x"] for x in r]), None,
+     "empty column name"),
+    ("field-count", lambda h, r: (h, [r[0][:-1], r[1]]), None, "fields"),
+    ("no-samples", lambda h, r: (h, []), None, "no samples"),
+    ("empty-value", _set(0, K.PATIENT, ""), None, "'patient_id' is empty"),
+    ("bad-identifier", _set(0, K.SAMPLE, "S 1"), None, "sample_id 'S 1'"),
+    ("bad-day", _set(0, K.DAY, "day7"), None, "day 'day7'"),
+    ("bad-outcome", _set(0, K.OUTCOME, "cured"), None, "outcome 'cured'"),
+    ("bad-tissue", _set(0, K.TISSUE, "liver"), None, "tissue 'liver'"),
+    ("missing-file", _set(0, "gex", "absent.h5"), None, "absent.h5"),
+    ("unsupported-type", _set(0, "gex", "S1_bcr.csv"), None, "supported type"),
+    ("not-hdf5", _set(0, "gex", "fake.h5"), ("fake.h5", b"not an HDF5 file"), "not an HDF5"),
+    ("empty-receptor-file", _set(0, "bcr", "empty.csv"), ("empty.csv", b""), "is empty"),
+    ("directory", _set(0, "bcr", "."), None, "directory"),
+    ("duplicate-sample", _set(1, K.SAMPLE, "S1"), None, "already used"),
+    ("two-outcomes", _set(1, K.OUTCOME, "remission"), None, "one outcome"),
+]
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture, sheet_dir: Path) -> None:
+    sheet = _write_sheet(sheet_dir, HEADER, [list(r) for r in ROWS])
+    status, out, err = _run(capsys, "validate", sheet)
+    assert status == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    for fragment in ("2 samples", "1 patient ", "1 relapse", "baseline, month3",
+                     "blood, bone_marrow", "bcr 2/2", "tcr 0/2"):
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize(("change", "extra_file", "fragment"),
+                         [e[1:] for e in SHEET_ERRORS], ids=[e[0] for e in SHEET_ERRORS])
+def test_validate_reports_each_sheet_error_in_one_line(
+    capsys: pytest.CaptureFixture, sheet_dir: Path, change, extra_file, fragment: str
+) -> None:
+    header, rows = change(list(HEADER), [list(r) for r in ROWS])
+    if extra_file is not None:
+        (sheet_dir / extra_file[0]).write_bytes(extra_file[1])
+    sheet = _write_sheet(sheet_dir, header, rows)
+    status, out, err = _run(capsys, "validate", sheet)
+    _assert_one_line_error(status, err, fragment)
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(None, "does not exist"), (b"", "is empty"), (b"\xff\xfe\x00bad", "UTF-8"),
+     (b"sample_id,patient_id,day\nS1,P1,0\n", "comma-separated")],
+    ids=["absent", "empty", "not-utf8", "comma-separated"],
+)
+def test_validate_reports_unreadable_sheets(
+    capsys: pytest.CaptureFixture, tmp_path: Path, content: bytes | None, fragment: str
+) -> None:
+    sheet = tmp_path / "samples.tsv"
+    if content is not None:
+        sheet.write_bytes(content)
+    status, _, err = _run(capsys, "validate", sheet)
+    _assert_one_line_error(status, err, fragment)
+
+
+def test_errors_exit_2_without_traceback_in_a_real_process(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "repertoire", "validate", str(tmp_path / "absent.tsv")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: sample sheet {tmp_path / 'absent.tsv'} does not exist."
+    ]
+
+
+def test_unexpected_errors_keep_their_traceback(
+    monkeypatch: pytest.MonkeyPatch, sheet_dir: Path
+) -> None:
+    def broken(path: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(repertoire.io, "read_samplesheet", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["validate", str(_write_sheet(sheet_dir, HEADER, ROWS))])
+
+
+# help ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_explains_its_inputs_and_outputs(
+    capsys: pytest.CaptureFixture, command: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "In:" in out
+    assert "Out:" in out
+    assert "--verbose" in out
+    assert "--quiet" in out
+
+
+def test_python_dash_m_lists_every_subcommand() -> None:
+    result = subprocess.run([sys.executable, "-m", "repertoire", "--help"],
+                            capture_output=True, text=True, check=True)
+    for command in SUBCOMMANDS:
+        assert command in result.stdout
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["preprocess", "in.h5ad", "out.h5ad", "--resolutions", "-1"])
+    assert exit_info.value.code == 2
+    assert "positive" in capsys.readouterr().err
+
+
+# the steps on a tiny cohort ------------------------------------------------------------------
+
+
+def _small_cohort(directory: Path, *, samples_per_patient: int = 3) -> Path:
+    """Two simulated patients (one relapse), the first samples of each, as Cell Ranger files."""
+    adata = repertoire.datasets.simulate_cohort(
+        n_patients=2, n_relapse=1, cells_per_sample=150, seed=0
+    )
+    repertoire.datasets.write_cellranger(adata, directory)
+    sheet = pd.read_csv(directory / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet = sheet.groupby(K.PATIENT, sort=False).head(samples_per_patient)
+    sheet.to_csv(directory / "samples.tsv", sep="\t", index=False)
+    return directory / "samples.tsv"
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _small_cohort(tmp_path_factory.mktemp("cohort"))
+
+
+@pytest.fixture(scope="module")
+def qc_outputs(cohort: Path) -> list[Path]:
+    samples = pd.read_csv(cohort, sep="\t")[K.SAMPLE]
+    outputs = [cohort.parent / "qc" / f"{s}.h5ad" for s in samples]
+    for sample, output in zip(samples, outputs, strict=True):
+        status = main(["qc", "-q", "--samplesheet", str(cohort), "--sample", sample,
+                       "--output", str(output)])
+        assert status == 0
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def merged(qc_outputs: list[Path]) -> tuple[Path, Path]:
+    directory = qc_outputs[0].parent.parent
+    output, summary = directory / "cohort_qc.h5ad", directory / "qc_summary.tsv"
+    status = main(["merge", "-q", "--output", str(output), "--summary", str(summary),
+                   *map(str, qc_outputs)])
+    assert status == 0
+    return output, summary
+
+
+def test_qc_writes_every_cell_with_its_flags(cohort: Path, qc_outputs: list[Path]) -> None:
+    sheet = pd.read_csv(cohort, sep="\t")
+    adata = ad.read_h5ad(qc_outputs[0])
+    assert set(adata.obs[K.SAMPLE]) == {sheet[K.SAMPLE].iloc[0]}
+    for column in (K.LOW_QUALITY, K.DOUBLET, K.DOUBLET_SCORE, K.N_COUNTS):
+        assert column in adata.obs
+    assert K.COUNTS in adata.layers
+    assert list(adata.uns[K.QC]["samples"][K.SAMPLE]) == [sheet[K.SAMPLE].iloc[0]]
+
+
+def test_merge_joins_samples_and_drops_flagged_cells(
+    qc_outputs: list[Path], merged: tuple[Path, Path]
+) -> None:
+    output, summary_path = merged
+    cohort = ad.read_h5ad(output)
+    summary = pd.read_csv(summary_path, sep="\t")
+    samples = [ad.read_h5ad(p).obs[K.SAMPLE].iloc[0] for p in qc_outputs]
+    assert list(summary[K.SAMPLE]) == samples
+    assert summary[K.SAMPLE].is_unique
+    assert not cohort.obs[K.LOW_QUALITY].any()
+    assert not cohort.obs[K.DOUBLET].any()
+    kept = (summary["n_cells"] - summary["n_flagged"]).sum()
+    assert cohort.n_obs == kept
+    assert list(cohort.uns[K.QC]["samples"][K.SAMPLE]) == samples
+
+
+def test_merge_keep_flagged_keeps_every_cell(
+    capsys: pytest.CaptureFixture, tmp_path: Path, qc_outputs: list[Path]
+) -> None:
+    output = tmp_path / "all.h5ad"
+    status, _, _ = _run(capsys, "merge", "--keep-flagged", "--output", output,
+                        "--summary", tmp_path / "s.tsv", *qc_outputs)
+    assert status == 0
+    assert ad.read_h5ad(output).n_obs == sum(ad.read_h5ad(p).n_obs for p in qc_outputs)
+
+
+def test_preprocess_clusters_and_draws(tmp_path: Path, merged: tuple[Path, Path]) -> None:
+    output, clusters, figures = tmp_path / "cohort.h5ad", tmp_path / "c.tsv", tmp_path / "fig"
+    status = main(["preprocess", "-q", str(merged[0]), str(output), "--resolutions", "0.5", "1",
+                   "--n-top-genes", "500", "--n-comps", "10", "--clusters", str(clusters),
+                   "--figures", str(figures)])
+    assert status == 0
+    adata = ad.read_h5ad(output)
+    keys = adata.uns[K.LEIDEN]["params"]["keys"]
+    assert len(keys) == 2
+    for key in keys:
+        assert adata.obs[key].notna().all()
+    assert K.UMAP in adata.obsm
+    table = pd.read_csv(clusters, sep="\t")
+    assert set(table["clustering"]) == set(keys)
+    assert set(table[K.SAMPLE]) == set(adata.obs[K.SAMPLE])
+    assert table["n_cells"].sum() == 2 * adata.n_obs
+    for name in FIGURES:
+        assert (figures / f"{name}.png").stat().st_size > 0
+    assert sorted(p.name for p in figures.iterdir()) == sorted(f"{n}.png" for n in FIGURES)
+
+
+def test_cluster_counts_is_tidy() -> None:
+    obs = pd.DataFrame({
+        K.SAMPLE: pd.Categorical(["a", "a", "b", "b", "b"]),
+        "leiden_r1.0": pd.Categorical(["0", "1", "0", "0", "0"]),
+    })
+    table = cluster_counts(ad.AnnData(obs=obs), ["leiden_r1.0"])
+    assert len(table) == 4
+    assert table.groupby(K.SAMPLE, observed=True)["fraction"].sum().tolist() == [1.0, 1.0]
+    zero = table[(table["cluster"] == "1") & (table[K.SAMPLE] == "b")]
+    assert zero["n_cells"].tolist() == [0]
+
+
+# failures leave nothing half-written ---------------------------------------------------------
+
+
+def test_qc_of_an_unknown_sample_writes_nothing(
+    capsys: pytest.CaptureFixture, tmp_path: Path, cohort: Path
+) -> None:
+    output = tmp_path / "qc" / "nobody.h5ad"
+    status, _, err = _run(capsys, "qc", "--samplesheet", cohort, "--sample", "nobody",
+                          "--output", output)
+    _assert_one_line_error(status, err, "'nobody'")
+    assert not output.exists()
+
+
+def test_merge_of_a_file_without_qc_writes_nothing(
+    capsys: pytest.CaptureFixture, tmp_path: Path, qc_outputs: list[Path]
+) -> None:
+    plain = tmp_path / "plain.h5ad"
+    ad.AnnData(np.ones((2, 2), dtype=np.float32)).write_h5ad(plain)
+    output, summary = tmp_path / "cohort.h5ad", tmp_path / "summary.tsv"
+    status, _, err = _run(capsys, "merge", "--output", output, "--summary", summary,
+                          qc_outputs[0], plain)
+    _assert_one_line_error(status, err, str(plain), f"'{K.LOW_QUALITY}'")
+    assert not output.exists()
+    assert not summary.exists()
+
+
+def test_missing_input_is_an_input_error(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    output = tmp_path / "out.h5ad"
+    status, _, err = _run(capsys, "preprocess", tmp_path / "absent.h5ad", output)
+    _assert_one_line_error(status, err, "absent.h5ad", "does not exist")
+    assert not output.exists()
+
+
+def test_a_crash_while_writing_leaves_no_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cohort: Path
+) -> None:
+    def crash(self: ad.AnnData, path: Path, **kwargs: object) -> None:
+        Path(path).write_bytes(b"half an h5ad")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ad.AnnData, "write_h5ad", crash)
+    sample = pd.read_csv(cohort, sep="\t")[K.SAMPLE].iloc[0]
+    with pytest.raises(OSError, match="disk full"):
+        main(["qc", "-q", "--samplesheet", str(cohort), "--sample", sample,
+              "--output", str(tmp_path / "qc.h5ad")])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_simulate_rejects_more_relapses_than_patients(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    status, _, err = _run(capsys, "simulate", tmp_path, "--patients", "2", "--relapses", "3")
+    _assert_one_line_error(status, err, "--relapses 3")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_simulate_writes_a_valid_sheet(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    status, out, _ = _run(capsys, "simulate", tmp_path, "--patients", "2", "--relapses", "1",
+                          "--cells-per-sample", "50", "-q")
+    assert status == 0
+    sheet = tmp_path / "samples.tsv"
+    assert str(sheet) in out
+    status, out, _ = _run(capsys, "validate", sheet)
+    assert status == 0
+    assert "2 patients" in out

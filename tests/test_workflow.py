@@ -1,0 +1,182 @@
+"""The cart_reconstitution Snakemake workflow: schemas, lint, and a run end to end."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+import repertoire
+from repertoire import _keys as K
+from repertoire.cli import FIGURE_FORMATS, FIGURES, build_parser
+from repertoire.io._samplesheet import (
+    IDENTIFIER,
+    IDENTIFIER_COLUMNS,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    TISSUES,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / "workflows" / "cart_reconstitution"
+SNAKEFILE = WORKFLOW / "workflow" / "Snakefile"
+SCHEMAS = WORKFLOW / "workflow" / "schemas"
+# the one lint left on purpose: rules run the interpreter Snakemake runs under (see README)
+ACCEPTED_LINTS = {"Specify a conda environment or container for each rule."}
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def _snakemake(*args: object, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def _write_config(path: Path, sheet: Path, **sections: object) -> Path:
+    path.write_text(yaml.safe_dump({"samples": str(sheet), "outdir": "results", **sections}))
+    return path
+
+
+# schemas and configuration -------------------------------------------------------------------
+
+
+def test_samples_schema_agrees_with_the_reader() -> None:
+    schema = _load(SCHEMAS / "samples.schema.yaml")
+    properties = schema["properties"]
+    assert schema["required"] == list(REQUIRED_COLUMNS)
+    assert properties[K.OUTCOME]["enum"] == list(K.OUTCOMES)
+    assert properties[K.TISSUE]["enum"] == list(TISSUES)
+    assert properties[K.DAY]["type"] == "integer"
+    for column in IDENTIFIER_COLUMNS:
+        assert properties[column]["pattern"] == IDENTIFIER.pattern
+    assert set(properties) == {*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS}
+
+
+def test_config_schema_agrees_with_the_cli() -> None:
+    preprocess = _load(SCHEMAS / "config.schema.yaml")["properties"]["preprocess"]["properties"]
+    assert preprocess["figure_format"]["enum"] == list(FIGURE_FORMATS)
+    parser = build_parser()
+    defaults = vars(parser.parse_args(["preprocess", "in.h5ad", "out.h5ad"]))
+    for option in ("n_top_genes", "n_comps", "seed", "resolutions", "integrate",
+                   "figure_format"):
+        assert preprocess[option]["default"] == defaults[option], option
+
+
+def test_bundled_config_is_valid_and_uses_the_example_cohort() -> None:
+    config = _load(WORKFLOW / "config" / "config.yaml")
+    Draft202012Validator(_load(SCHEMAS / "config.schema.yaml")).validate(config)
+    assert config["samples"] == "example_data/samples.tsv"
+    assert config["outdir"] == "results"
+
+
+@pytest.mark.skipif(not (ROOT / "example_data" / "samples.tsv").exists(),
+                    reason="example_data/ not built")
+def test_bundled_config_plans_the_example_cohort(tmp_path: Path) -> None:
+    # the README's command, planned from a scratch directory (--config points at the example)
+    result = _snakemake("-n", "--cores", 2, "-d", tmp_path,
+                        "--config", f"samples={ROOT / 'example_data' / 'samples.tsv'}")
+    assert result.returncode == 0, result.stderr
+    n_samples = len(repertoire.io.read_samplesheet(ROOT / "example_data" / "samples.tsv"))
+    assert re.search(rf"^qc\s+{n_samples}$", result.stdout, re.MULTILINE), result.stdout
+
+
+# running the workflow ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two simulated patients (one relapse), three samples each, as Cell Ranger files."""
+    directory = tmp_path_factory.mktemp("cohort")
+    adata = repertoire.datasets.simulate_cohort(
+        n_patients=2, n_relapse=1, cells_per_sample=150, seed=0
+    )
+    repertoire.datasets.write_cellranger(adata, directory)
+    sheet = pd.read_csv(directory / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet.groupby(K.PATIENT, sort=False).head(3).to_csv(
+        directory / "samples.tsv", sep="\t", index=False
+    )
+    return directory / "samples.tsv"
+
+
+def test_lint_leaves_only_the_software_stack_notice(tmp_path: Path, cohort: Path) -> None:
+    result = _snakemake("--lint", "--configfile", _write_config(tmp_path / "c.yaml", cohort),
+                        "-d", tmp_path)
+    titles = set(re.findall(r"^\s+\* (.+):$", result.stdout + result.stderr, re.MULTILINE))
+    assert titles <= ACCEPTED_LINTS, titles
+
+
+def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
+    config = _write_config(
+        tmp_path / "config.yaml", cohort,
+        preprocess={"n_top_genes": 500, "n_comps": 10, "resolutions": [0.5, 1.0]},
+    )
+    run = tmp_path / "run"
+    start = time.perf_counter()
+    result = _snakemake("--configfile", config, "--cores", 2, "-d", run)
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr[-5000:]
+    print(f"workflow end to end: {elapsed:.0f} s")
+
+    results = run / "results"
+    samples = pd.read_csv(cohort, sep="\t")[K.SAMPLE].tolist()
+    adata = ad.read_h5ad(results / "cohort.h5ad")
+    assert set(adata.obs[K.SAMPLE]) <= set(samples)
+    for key in adata.uns[K.LEIDEN]["params"]["keys"]:
+        assert adata.obs[key].notna().all()
+    assert len(adata.uns[K.LEIDEN]["params"]["keys"]) == 2
+    assert {K.LOW_QUALITY, K.DOUBLET, K.DOUBLET_SCORE} <= set(adata.obs.columns)
+    assert not adata.obs[K.LOW_QUALITY].any()
+    summary = pd.read_csv(results / "tables" / "qc_summary.tsv", sep="\t")
+    assert sorted(summary[K.SAMPLE]) == sorted(samples)
+    clusters = pd.read_csv(results / "tables" / "clusters_by_sample.tsv", sep="\t")
+    assert clusters["n_cells"].sum() == 2 * adata.n_obs
+    for name in FIGURES:
+        assert (results / "figures" / f"{name}.png").stat().st_size > 0
+    for log in ("merge.log", "preprocess.log", f"qc/{samples[0]}.log"):
+        assert (results / "logs" / log).exists()
+
+    again = _snakemake("--configfile", config, "--cores", 2, "-d", run, "-n")
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_workflow_stops_on_a_bad_sheet_with_one_sentence(tmp_path: Path, cohort: Path) -> None:
+    sheet = pd.read_csv(cohort, sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[1, K.TISSUE] = "liver"
+    bad = cohort.parent / "bad_tissue.tsv"
+    sheet.to_csv(bad, sep="\t", index=False)
+    result = _snakemake("-n", "--configfile", _write_config(tmp_path / "c.yaml", bad),
+                        "-d", tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert f"sample sheet {bad} line 3" in errors[0]
+    assert "tissue 'liver'" in errors[0]
+
+
+def test_a_failed_step_shows_its_error(tmp_path: Path, cohort: Path) -> None:
+    # the sheet is valid; only reading the sample finds the receptor file's columns wrong
+    receptors = tmp_path / "bcr.csv"
+    receptors.write_text("cell,locus\nAAAC-1,IGH\n")
+    sheet = repertoire.io.read_samplesheet(cohort).head(1).fillna("")
+    sheet["bcr"] = str(receptors)
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    config = _write_config(tmp_path / "c.yaml", tmp_path / "samples.tsv")
+    run = tmp_path / "run"
+    result = _snakemake("--configfile", config, "--cores", 1, "-d", run)
+    assert result.returncode != 0
+    assert f"error: receptor file {receptors} has no column 'barcode'." in result.stderr
+    assert not list((run / "results" / "qc").glob("*.h5ad"))

@@ -1,0 +1,40 @@
+rule qc:
+    input:
+        # the sheet's mtime is ignored; params.metadata reruns a sample whose row changed
+        sheet=ancient(config["samples"]),
+        data=sample_files,
+    output:
+        result("qc/{sample}.h5ad"),
+    log:
+        result("logs/qc/{sample}.log"),
+    params:
+        python=python(),
+        metadata=sample_metadata,
+        seed=config["qc"]["seed"],
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: 2000 + 10 * int(input.size_mb),
+        runtime=30,
+    shell:
+        "{params.python:q} -m repertoire qc --samplesheet {input.sheet:q}"
+        " --sample {wildcards.sample:q} --seed {params.seed} --output {output:q} 2> {log:q}"
+
+
+rule merge:
+    input:
+        qc=expand(result("qc/{sample}.h5ad"), sample=SAMPLES.index),
+    output:
+        cohort=result("cohort_qc.h5ad"),
+        summary=result("tables/qc_summary.tsv"),
+    log:
+        result("logs/merge.log"),
+    params:
+        python=python(),
+        keep_flagged="--keep-flagged" if config["qc"]["keep_flagged"] else "",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: 4000 + 4 * int(input.size_mb),
+        runtime=60,
+    shell:
+        "{params.python:q} -m repertoire merge --output {output.cohort:q}"
+        " --summary {output.summary:q} {params.keep_flagged} {input.qc:q} 2> {log:q}"
