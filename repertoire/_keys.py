@@ -32,6 +32,8 @@ PCT_RIBO = "pct_counts_ribo"
 LOW_QUALITY = "low_quality"
 DOUBLET_SCORE = "doublet_score"
 DOUBLET = "predicted_doublet"
+RECEPTOR_DOUBLET = "receptor_doublet"
+RECEPTOR_DOUBLET_REASON = "receptor_doublet_reason"
 QC = "qc"
 
 # embeddings, graph, clusters

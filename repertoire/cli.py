@@ -195,7 +195,8 @@ def _add_qc(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPar
 def _run_qc(args: argparse.Namespace) -> None:
     from . import io, pp
 
-    adata = io.read_cohort(args.samplesheet, samples=[args.sample])
+    # chain indices are made once for the cohort by `merge`
+    adata = io.read_cohort(args.samplesheet, samples=[args.sample], index_chains=False)
     pp.qc(adata, random_state=args.seed)
     logger.info(
         "sample %s: %d cells, %d low-quality, %d predicted doublets",
@@ -506,6 +507,8 @@ def _add_simulate(subparsers: argparse._SubParsersAction, common: argparse.Argum
     parser.add_argument("--cells-per-sample", type=_positive, metavar="N",
                         help="cells per sample (the simulator's default)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (0)")
+    parser.add_argument("--compress", action="store_true",
+                        help="gzip the receptor and truth tables")
 
 
 def _run_simulate(args: argparse.Namespace) -> None:
@@ -519,7 +522,7 @@ def _run_simulate(args: argparse.Namespace) -> None:
     adata = datasets.simulate_cohort(
         n_patients=args.patients, n_relapse=args.relapses, seed=args.seed, **options
     )
-    datasets.write_cellranger(adata, args.outdir)
+    datasets.write_cellranger(adata, args.outdir, compress=args.compress)
     sheet = args.outdir / "samples.tsv"
     print(
         f"wrote {adata.obs[K.SAMPLE].nunique()} samples of {args.patients} patients "

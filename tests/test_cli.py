@@ -245,6 +245,8 @@ def test_qc_writes_every_cell_with_its_flags(cohort: Path, qc_outputs: list[Path
     for column in (K.LOW_QUALITY, K.DOUBLET, K.DOUBLET_SCORE, K.N_COUNTS):
         assert column in adata.obs
     assert K.COUNTS in adata.layers
+    assert K.AIRR in adata.obsm
+    assert K.CHAIN_INDICES not in adata.obsm  # made once, by merge
     assert list(adata.uns[K.QC]["samples"][K.SAMPLE]) == [sheet[K.SAMPLE].iloc[0]]
 
 
@@ -261,6 +263,7 @@ def test_merge_joins_samples_and_drops_flagged_cells(
     assert not cohort.obs[K.DOUBLET].any()
     kept = (summary["n_cells"] - summary["n_flagged"]).sum()
     assert cohort.n_obs == kept
+    assert len(cohort.obsm[K.CHAIN_INDICES]) == cohort.n_obs
     assert list(cohort.uns[K.QC]["samples"][K.SAMPLE]) == samples
 
 

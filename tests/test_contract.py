@@ -54,9 +54,13 @@ def test_signature_shape(function):
         assert len(positional) <= 3
     for parameter in parameters:
         if isinstance(parameter.default, bool) or parameter.annotation in ("bool", bool):
-            assert parameter.kind == parameter.KEYWORD_ONLY, f"boolean {parameter.name} must be keyword-only"
+            assert parameter.kind == parameter.KEYWORD_ONLY, (
+                f"boolean {parameter.name} must be keyword-only"
+            )
         if parameter.name in SEED_NAMES:
-            assert isinstance(parameter.default, int), f"{parameter.name} needs a fixed integer default"
+            assert isinstance(parameter.default, int), (
+                f"{parameter.name} needs a fixed integer default"
+            )
             assert parameter.kind == parameter.KEYWORD_ONLY
         if parameter.name == "inplace":
             assert parameter.default is True
@@ -67,9 +71,10 @@ def test_signature_shape(function):
 @pytest.mark.parametrize("function", [p for p in PUBLIC if p.id.startswith("pl.")])
 def test_plot_functions_take_ax_show_save(function):
     parameters = inspect.signature(function).parameters
-    assert list(parameters)[0] == "adata"
+    assert next(iter(parameters)) == "adata"
     for name in ("ax", "show", "save"):
-        assert name in parameters and parameters[name].default is None, name
+        assert name in parameters, name
+        assert parameters[name].default is None, name
         assert parameters[name].kind == parameters[name].KEYWORD_ONLY
 
 

@@ -18,7 +18,9 @@ from repertoire import _keys as K
 from repertoire.datasets._cellranger import write_10x_h5
 
 # fields a 10x contig CSV carries, compared after reading (gene calls lose their allele there)
-CSV_FIELDS = ("locus", "junction", "junction_aa", "productive", "umi_count", "consensus_count", "c_call")
+CSV_FIELDS = (
+    "locus", "junction", "junction_aa", "productive", "umi_count", "consensus_count", "c_call"
+)
 GENE_FIELDS = ("v_call", "d_call", "j_call")
 
 
@@ -62,13 +64,17 @@ def test_round_trip_equals_simulation(small_cohort, small_cohort_dir):
 
 def test_round_trip_with_10x_bcr_and_gzip(small_cohort, tmp_path):
     subset = small_cohort[small_cohort.obs[K.PATIENT] == "P01"].copy()
-    sheet = rp.datasets.write_cellranger(subset, tmp_path, bcr_format="10x", tcr_format="airr", compress=True)
+    sheet = rp.datasets.write_cellranger(
+        subset, tmp_path, bcr_format="10x", tcr_format="airr", compress=True
+    )
     table = pd.read_csv(sheet, sep="\t")
     assert table["bcr"].str.endswith("filtered_contig_annotations.csv.gz").all()
     assert table["tcr"].str.endswith("airr_rearrangement.tsv.gz").all()
     read = rp.io.read_cohort(sheet)
     assert (read.layers[K.COUNTS] != subset.layers[K.COUNTS]).nnz == 0
-    for cell_sim, cell_read in zip(_chains(subset.obsm[K.AIRR]), _chains(read.obsm[K.AIRR]), strict=True):
+    for cell_sim, cell_read in zip(
+        _chains(subset.obsm[K.AIRR]), _chains(read.obsm[K.AIRR]), strict=True
+    ):
         for sim, got in zip(cell_sim, cell_read, strict=True):
             assert all(sim[f] == got[f] for f in CSV_FIELDS)
 
@@ -81,19 +87,23 @@ def test_files_are_read_by_the_peer_readers(small_cohort, small_cohort_dir):
     gex = sc.read_10x_h5(small_cohort_dir / row["gex"])
     expected = small_cohort[small_cohort.obs[K.SAMPLE] == row[K.SAMPLE]]
     assert list(gex.obs_names) == list(expected.obs[K.BARCODE])
-    assert (gex.X != expected.layers[K.COUNTS]).nnz == 0
+    assert (expected.layers[K.COUNTS] != gex.X).nnz == 0
     tcr = ir.io.read_10x_vdj(small_cohort_dir / row["tcr"])
     bcr = ir.io.read_airr(small_cohort_dir / row["bcr"])
-    with_bcr = expected.obs[K.BARCODE][ak.to_numpy(ak.any(expected.obsm[K.AIRR].locus == "IGH", axis=1))]
+    with_bcr = expected.obs[K.BARCODE][
+        ak.to_numpy(ak.any(expected.obsm[K.AIRR].locus == "IGH", axis=1))
+    ]
     assert set(with_bcr) <= set(bcr.obs_names)
-    assert tcr.n_obs > 0 and bcr.n_obs > 0
+    assert tcr.n_obs > 0
+    assert bcr.n_obs > 0
 
 
 def test_sample_without_b_cells_reads(small_cohort_dir):
     sheet = rp.io.read_samplesheet(small_cohort_dir / "samples.tsv")
     aplasia = sheet.index[sheet[K.TIMEPOINT] == "D14"][0]
-    with gzip.open(sheet.loc[aplasia, "bcr"], "rt") if sheet.loc[aplasia, "bcr"].endswith(".gz") else open(
-        sheet.loc[aplasia, "bcr"]
+    with (
+        gzip.open(sheet.loc[aplasia, "bcr"], "rt") if sheet.loc[aplasia, "bcr"].endswith(".gz")
+        else open(sheet.loc[aplasia, "bcr"])
     ) as handle:
         lines = handle.read().splitlines()
     assert len(lines) <= 2  # header, and at most one stray chain
@@ -112,9 +122,9 @@ def test_read_gex_formats_agree(tmp_path, small_cohort):
     mtx.mkdir()
     scipy.io.mmwrite(mtx / "matrix.mtx", sp.csr_matrix(counts).T.tocoo())
     pd.Series(barcodes).to_csv(mtx / "barcodes.tsv", index=False, header=False)
-    pd.DataFrame({"id": part.var["gene_ids"], "name": part.var_names, "type": "Gene Expression"}).to_csv(
-        mtx / "features.tsv", sep="\t", index=False, header=False
-    )
+    pd.DataFrame(
+        {"id": part.var["gene_ids"], "name": part.var_names, "type": "Gene Expression"}
+    ).to_csv(mtx / "features.tsv", sep="\t", index=False, header=False)
     zipped = tmp_path / "mtx_gz"  # Cell Ranger's own layout, read through scanpy
     zipped.mkdir()
     for name in ("matrix.mtx", "barcodes.tsv", "features.tsv"):
@@ -135,8 +145,10 @@ def test_antibody_features_go_to_protein(tmp_path, small_cohort):
     part = small_cohort[:30]
     var = pd.concat([
         part.var,
-        pd.DataFrame({"gene_ids": ["CD19_TotalSeqC", "CD27_TotalSeqC"], "feature_types": "Antibody Capture"},
-                     index=["CD19_ADT", "CD27_ADT"]),
+        pd.DataFrame(
+            {"gene_ids": ["CD19_TotalSeqC", "CD27_TotalSeqC"], "feature_types": "Antibody Capture"},
+            index=["CD19_ADT", "CD27_ADT"],
+        ),
     ])
     protein = np.random.default_rng(0).poisson(20, size=(part.n_obs, 2))
     counts = sp.hstack([part.layers[K.COUNTS], sp.csr_matrix(protein.astype(np.float32))]).tocsr()
@@ -155,7 +167,9 @@ def test_normalised_matrix_is_refused(tmp_path):
 
 def test_receptor_file_missing_column(tmp_path):
     path = tmp_path / "filtered_contig_annotations.csv"
-    pd.DataFrame({"barcode": ["A-1"], "chain": ["TRB"], "v_gene": ["TRBV2"]}).to_csv(path, index=False)
+    pd.DataFrame({"barcode": ["A-1"], "chain": ["TRB"], "v_gene": ["TRBV2"]}).to_csv(
+        path, index=False
+    )
     with pytest.raises(rp.InputError, match=r"has no column 'cdr3'") as caught:
         rp.io.read_vdj(path)
     assert str(path) in str(caught.value)
@@ -167,11 +181,15 @@ def test_receptor_barcodes_outside_the_matrix_are_dropped(small_cohort_dir, tmp_
     sheet = rp.io.read_samplesheet(target / "samples.tsv")
     sample = sheet.index[0]
     contigs = pd.read_csv(sheet.loc[sample, "tcr"])
-    stray = contigs.iloc[:1].assign(barcode="TTTTTTTTTTTTTTTT-1", contig_id="TTTTTTTTTTTTTTTT-1_contig_1")
+    stray = contigs.iloc[:1].assign(
+        barcode="TTTTTTTTTTTTTTTT-1", contig_id="TTTTTTTTTTTTTTTT-1_contig_1"
+    )
     pd.concat([contigs, stray]).to_csv(sheet.loc[sample, "tcr"], index=False)
     adata = rp.io.read_cohort(sheet, samples=[sample])
     assert f"{sample}_TTTTTTTTTTTTTTTT-1" not in adata.obs_names
-    assert "TTTTTTTTTTTTTTTT-1_contig_1" not in set(ak.flatten(adata.obsm[K.AIRR].sequence_id).to_list())
+    assert "TTTTTTTTTTTTTTTT-1_contig_1" not in set(
+        ak.flatten(adata.obsm[K.AIRR].sequence_id).to_list()
+    )
 
 
 def test_unknown_sample_requested(small_cohort_dir):
@@ -181,7 +199,9 @@ def test_unknown_sample_requested(small_cohort_dir):
 
 def test_concat_samples_keeps_shared_genes(small_cohort, caplog):
     first = small_cohort[small_cohort.obs[K.SAMPLE] == small_cohort.obs[K.SAMPLE].iloc[0]].copy()
-    second = small_cohort[small_cohort.obs[K.SAMPLE] != small_cohort.obs[K.SAMPLE].iloc[0]][:50].copy()
+    second = small_cohort[
+        small_cohort.obs[K.SAMPLE] != small_cohort.obs[K.SAMPLE].iloc[0]
+    ][:50].copy()
     second = second[:, 10:].copy()
     joined = rp.io.concat_samples([first, second])
     assert joined.n_vars == small_cohort.n_vars - 10
@@ -211,5 +231,7 @@ def test_h5_written_has_10x_layout(tmp_path, small_cohort):
     write_10x_h5(part.layers[K.COUNTS], part.obs[K.BARCODE].to_numpy(), part.var, tmp_path / "m.h5")
     with h5py.File(tmp_path / "m.h5") as handle:
         assert handle.attrs["filetype"] == "matrix"
-        assert set(handle["matrix"]) == {"barcodes", "data", "indices", "indptr", "shape", "features"}
+        assert set(handle["matrix"]) == {
+            "barcodes", "data", "indices", "indptr", "shape", "features"
+        }
         assert list(handle["matrix/shape"][:]) == [part.n_vars, part.n_obs]

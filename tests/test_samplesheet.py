@@ -93,13 +93,15 @@ def test_row_with_wrong_number_of_fields(cohort):
     lines[2] += "\textra"
     path.write_text("\n".join(lines) + "\n")
     message = _error(path)
-    assert "line 3" in message and "fields" in message
+    assert "line 3" in message
+    assert "fields" in message
 
 
 @pytest.mark.parametrize("column", REQUIRED_COLUMNS)
 def test_missing_required_column(cohort, column):
     message = _error(_write(cohort, _sheet(cohort).drop(columns=column)))
-    assert f"'{column}'" in message and "missing" in message
+    assert f"'{column}'" in message
+    assert "missing" in message
 
 
 def test_duplicate_column(cohort):
@@ -137,15 +139,19 @@ def test_duplicate_sample_id(cohort):
     table = _sheet(cohort)
     table.loc[4, K.SAMPLE] = table.loc[1, K.SAMPLE]
     message = _error(_write(cohort, table))
-    assert "line 6" in message and "already used on line 3" in message
+    assert "line 6" in message
+    assert "already used on line 3" in message
 
 
 def test_patient_with_two_outcomes(cohort):
     table = _sheet(cohort)
     first = table.index[table[K.PATIENT] == table.loc[0, K.PATIENT]]
-    table.loc[first[-1], K.OUTCOME] = "relapse" if table.loc[0, K.OUTCOME] == "remission" else "remission"
+    table.loc[first[-1], K.OUTCOME] = (
+        "relapse" if table.loc[0, K.OUTCOME] == "remission" else "remission"
+    )
     message = _error(_write(cohort, table))
-    assert f"patient '{table.loc[0, K.PATIENT]}'" in message and "one outcome" in message
+    assert f"patient '{table.loc[0, K.PATIENT]}'" in message
+    assert "one outcome" in message
 
 
 def test_gex_that_is_not_hdf5(cohort):

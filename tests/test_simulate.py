@@ -14,17 +14,23 @@ from repertoire import _keys as K
 from repertoire.datasets._expression import transcriptome
 
 # genes named in the project's biology notes (markers and ligand-receptor axes)
-BIOLOGY_GENES = """
-MS4A1 CD79A CD79B CD19 CD22 BANK1 PAX5 MME TCL1A CD38 VPREB3 SOX4 CD9 IGHM CD27 IGHD FCER2 IL4R
-YBX3 BACH2 AIM2 TNFRSF13B CD1C COCH SSPN RALGPS2 IGHG1 IGHG2 IGHG3 IGHG4 IGHA1 IGHA2 ITGAX TBX21
-FCRL5 FCRL3 ZEB2 CXCR3 CR2 CXCR5 MZB1 JCHAIN XBP1 PRDM1 IRF4 TNFRSF17 TXNDC5 MKI67 TOP2A SDC1 CD28
-BCL2 SLAMF7 HLA-DRA CCR7 SELL LEF1 TCF7 IL7R ANXA1 GPR183 S100A4 KLRB1 PDCD1 ICOS IL21 MAF CD200
-TOX2 BTLA CXCL13 TOX BCL6 FOXP3 IL2RA CTLA4 IKZF2 RTKN2 TIGIT CD8A CD8B GZMK GZMB GZMH PRF1 NKG7
-GNLY CCL5 KLRD1 KLRF1 NCAM1 FCGR3A CD14 LYZ S100A8 S100A9 FCN1 MS4A7 FCER1A CLEC10A LILRA4 CLEC4C
-CXCL12 LEPR VCAM1 PF4 PPBP CD40LG CD40 ICOSLG IL21R IL2RG IL4 IL10 IL10RA IFNG IFNGR1 SEMA4D CD72
-CD70 TNFSF4 TNFRSF4 CD274 PDCD1LG2 CD80 CD86 TNFRSF14 LGALS9 HAVCR2 TNFSF13 TNFSF13B TNFRSF13C IL6
-IL6R IL6ST CXCR4 ITGA4 ITGB1 MIF CD74 CXCL9 CXCL10 CCL19 CCL21 IL7 IL15 IL15RA CXCL16 CXCR6 FASLG FAS
-""".split()
+BIOLOGY_GENES = [
+    "MS4A1", "CD79A", "CD79B", "CD19", "CD22", "BANK1", "PAX5", "MME", "TCL1A", "CD38", "VPREB3",
+    "SOX4", "CD9", "IGHM", "CD27", "IGHD", "FCER2", "IL4R", "YBX3", "BACH2", "AIM2", "TNFRSF13B",
+    "CD1C", "COCH", "SSPN", "RALGPS2", "IGHG1", "IGHG2", "IGHG3", "IGHG4", "IGHA1", "IGHA2",
+    "ITGAX", "TBX21", "FCRL5", "FCRL3", "ZEB2", "CXCR3", "CR2", "CXCR5", "MZB1", "JCHAIN", "XBP1",
+    "PRDM1", "IRF4", "TNFRSF17", "TXNDC5", "MKI67", "TOP2A", "SDC1", "CD28", "BCL2", "SLAMF7",
+    "HLA-DRA", "CCR7", "SELL", "LEF1", "TCF7", "IL7R", "ANXA1", "GPR183", "S100A4", "KLRB1",
+    "PDCD1", "ICOS", "IL21", "MAF", "CD200", "TOX2", "BTLA", "CXCL13", "TOX", "BCL6", "FOXP3",
+    "IL2RA", "CTLA4", "IKZF2", "RTKN2", "TIGIT", "CD8A", "CD8B", "GZMK", "GZMB", "GZMH", "PRF1",
+    "NKG7", "GNLY", "CCL5", "KLRD1", "KLRF1", "NCAM1", "FCGR3A", "CD14", "LYZ", "S100A8", "S100A9",
+    "FCN1", "MS4A7", "FCER1A", "CLEC10A", "LILRA4", "CLEC4C", "CXCL12", "LEPR", "VCAM1", "PF4",
+    "PPBP", "CD40LG", "CD40", "ICOSLG", "IL21R", "IL2RG", "IL4", "IL10", "IL10RA", "IFNG", "IFNGR1",
+    "SEMA4D", "CD72", "CD70", "TNFSF4", "TNFRSF4", "CD274", "PDCD1LG2", "CD80", "CD86", "TNFRSF14",
+    "LGALS9", "HAVCR2", "TNFSF13", "TNFSF13B", "TNFRSF13C", "IL6", "IL6R", "IL6ST", "CXCR4",
+    "ITGA4", "ITGB1", "MIF", "CD74", "CXCL9", "CXCL10", "CCL19", "CCL21", "IL7", "IL15", "IL15RA",
+    "CXCL16", "CXCR6", "FASLG", "FAS",
+]
 
 
 def test_gene_universe():
@@ -85,7 +91,9 @@ def test_b_cell_aplasia_and_naive_reconstitution(small_cohort):
     is_b = singlet & (obs[K.TRUE_LINEAGE] == "B")
     naive = obs[K.TRUE_BCR_STATE] == "naive_transitional"
     naive_share = _fraction_by_sample(small_cohort, naive, is_b)
-    late = naive_share[naive_share[K.TIMEPOINT].isin(["M6", "M12"]) & (naive_share[K.TISSUE] == "blood")]
+    late = naive_share[
+        naive_share[K.TIMEPOINT].isin(["M6", "M12"]) & (naive_share[K.TISSUE] == "blood")
+    ]
     remission = late.loc[late[K.OUTCOME] == "remission", "mean"]
     relapse = late.loc[late[K.OUTCOME] == "relapse", "mean"]
     assert remission.mean() > 0.8
@@ -125,7 +133,10 @@ def test_doublets_and_damaged_cells(small_cohort):
     assert not (obs[K.TRUE_DOUBLET] & obs[K.TRUE_LOW_QUALITY]).any()
     counts = small_cohort.layers[K.COUNTS]
     total = np.asarray(counts.sum(axis=1)).ravel()
-    mito = np.asarray(counts[:, small_cohort.var_names.str.startswith("MT-")].sum(axis=1)).ravel() / total
+    mito = (
+        np.asarray(counts[:, small_cohort.var_names.str.startswith("MT-")].sum(axis=1)).ravel()
+        / total
+    )
     damaged = obs[K.TRUE_LOW_QUALITY].to_numpy()
     healthy = ~damaged & ~obs[K.TRUE_DOUBLET].to_numpy()
     assert np.median(mito[damaged]) > 3 * np.median(mito[healthy])
@@ -146,7 +157,9 @@ def _heavy_chains(adata) -> pd.DataFrame:
 def test_shm_matches_scirpy_mutational_load(small_cohort):
     import scirpy as ir
 
-    adata = small_cohort[(small_cohort.obs[K.TRUE_LINEAGE].isin(["B", "plasma"])) & ~small_cohort.obs[K.TRUE_DOUBLET]].copy()
+    adata = small_cohort[
+        (small_cohort.obs[K.TRUE_LINEAGE].isin(["B", "plasma"])) & ~small_cohort.obs[K.TRUE_DOUBLET]
+    ].copy()
     ir.pp.index_chains(adata)
     ir.tl.mutational_load(adata, regions=["v"], germline_key="germline_alignment")
     per_chain = ir.get.airr(adata, "v_mutation_freq", chain="VDJ_1")
@@ -185,7 +198,9 @@ def test_clone_members_share_v_j_and_junction_length(small_cohort):
     heavy["v"] = heavy["v_call"].str.split("*").str[0]
     expanded = heavy.groupby("clone", observed=True).filter(lambda g: len(g) > 1)
     assert expanded["clone"].nunique() > 5
-    assert (expanded.groupby("clone", observed=True)[["v", "j_call", "junction_length"]].nunique() == 1).all().all()
+    assert (
+        expanded.groupby("clone", observed=True)[["v", "j_call", "junction_length"]].nunique() == 1
+    ).all().all()
 
 
 def test_productive_junctions_are_well_formed(small_cohort):
@@ -198,13 +213,20 @@ def test_productive_junctions_are_well_formed(small_cohort):
     assert genes.str.match(r"^(IG[HKL]|TR[AB])[VJ][0-9A-Z\-]*$").all()
     aligned = chains["sequence_alignment"].str[:312]
     assert (aligned.str[309:312] == "TGT").all()  # conserved Cys 104
-    assert (chains["sequence_alignment"].str.replace(".", "", regex=False) == chains["sequence"]).all()
+    assert (
+        chains["sequence_alignment"].str.replace(".", "", regex=False) == chains["sequence"]
+    ).all()
 
 
 def test_null_niche_strength_removes_the_niche_signal():
     def helper_cxcl13(strength: float) -> pd.Series:
-        adata = rp.datasets.simulate_cohort(4, 2, cells_per_sample=200, niche_strength=strength, seed=3, spatial=False)
-        keep = adata.obs[K.TRUE_CELL_TYPE].isin(["Tph", "Tfh"]) & (adata.obs[K.DAY] >= 60) & ~adata.obs[K.TRUE_DOUBLET]
+        adata = rp.datasets.simulate_cohort(
+            4, 2, cells_per_sample=200, niche_strength=strength, seed=3, spatial=False
+        )
+        keep = (
+            adata.obs[K.TRUE_CELL_TYPE].isin(["Tph", "Tfh"]) & (adata.obs[K.DAY] >= 60)
+            & ~adata.obs[K.TRUE_DOUBLET]
+        )
         cells = adata[keep.to_numpy()]
         counts = cells.layers[K.COUNTS]
         expression = np.asarray(counts[:, cells.var_names.get_loc("CXCL13")].todense()).ravel()
@@ -240,8 +262,25 @@ def test_example_cohort():
     obs = adata.obs
     assert obs[K.PATIENT].nunique() == 11
     assert obs.groupby(K.PATIENT, observed=True)[K.OUTCOME].first().value_counts()["relapse"] == 2
-    assert {"baseline", "D14", "D28", "M3", "M6", "M12", "relapse"} == set(obs[K.TIMEPOINT].astype(str))
+    assert {"baseline", "D14", "D28", "M3", "M6", "M12", "relapse"} == set(
+        obs[K.TIMEPOINT].astype(str)
+    )
     per_sample = obs.groupby(K.SAMPLE, observed=True).size()
     assert per_sample.median() >= 150
     assert obs[K.TRUE_LINEAGE].notna().all()
     assert re.fullmatch(r"[ACGT]{16}-1", obs[K.BARCODE].iloc[0])
+
+
+def test_example_cohort_is_what_the_simulator_writes():
+    """The first samples of example_data/ equal a fresh simulation with the documented call."""
+    directory = rp.datasets.example_dir()
+    sheet = rp.io.read_samplesheet(directory / "samples.tsv")
+    fresh = rp.datasets.simulate_samples(11, 2, cells_per_sample=180, seed=0)
+    for (_, row), simulated in zip(sheet.head(3).iterrows(), fresh, strict=False):
+        assert simulated.obs[K.SAMPLE].iloc[0] == row[K.SAMPLE]
+        stored = rp.io.read_cohort(sheet.loc[[row[K.SAMPLE]]])
+        assert stored.obs_names.equals(simulated.obs_names)
+        assert (stored.layers[K.COUNTS] != simulated.layers[K.COUNTS]).nnz == 0
+        assert ak.array_equal(
+            stored.obsm[K.AIRR].junction_aa, simulated.obsm[K.AIRR].junction_aa
+        )

@@ -81,8 +81,6 @@ def test_bundled_config_is_valid_and_uses_the_example_cohort() -> None:
     assert config["outdir"] == "results"
 
 
-@pytest.mark.skipif(not (ROOT / "example_data" / "samples.tsv").exists(),
-                    reason="example_data/ not built")
 def test_bundled_config_plans_the_example_cohort(tmp_path: Path) -> None:
     # the README's command, planned from a scratch directory (--config points at the example)
     result = _snakemake("-n", "--cores", 2, "-d", tmp_path,

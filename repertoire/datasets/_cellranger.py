@@ -90,7 +90,10 @@ def write_cellranger(
     if truths:
         write_table(pd.concat(truths), outdir / "truth" / "cells.tsv.gz")
     if sample_truths:
-        table = sample_truths[0] if isinstance(sample_truths[0], pd.DataFrame) else pd.DataFrame(sample_truths)
+        table = (
+            sample_truths[0] if isinstance(sample_truths[0], pd.DataFrame)
+            else pd.DataFrame(sample_truths)
+        )
         write_table(table, outdir / "truth" / "samples.tsv")
     sheet = outdir / "samples.tsv"
     write_table(pd.DataFrame(rows), sheet)
@@ -107,18 +110,26 @@ def _split_samples(adata: AnnData) -> Iterable[AnnData]:
         yield part
 
 
-def _write_sample(part: AnnData, outdir: Path, bcr_format: str, tcr_format: str, compress: bool) -> dict:
+def _write_sample(
+    part: AnnData, outdir: Path, bcr_format: str, tcr_format: str, compress: bool
+) -> dict:
     metadata = part.obs[list(SAMPLE_COLUMNS)].iloc[0]
     sample = str(metadata[K.SAMPLE])
     barcodes = part.obs[K.BARCODE].astype(str).to_numpy()
-    counts = part.layers[K.COUNTS] if K.COUNTS in part.layers else part.X
-    write_10x_h5(counts, barcodes, part.var, outdir / sample / "gex" / "filtered_feature_bc_matrix.h5")
+    # not layers.get(K.COUNTS, part.X): that would evaluate part.X (a subset copy for a view,
+    # a disk read when backed) even when the counts layer exists
+    counts = part.layers[K.COUNTS] if K.COUNTS in part.layers else part.X  # noqa: SIM401
+    write_10x_h5(
+        counts, barcodes, part.var, outdir / sample / "gex" / "filtered_feature_bc_matrix.h5"
+    )
     row = {c: metadata[c] for c in SAMPLE_COLUMNS}
     row[K.DAY] = int(row[K.DAY])
     row["gex"] = f"{sample}/gex/filtered_feature_bc_matrix.h5"
     chains = _chain_table(part.obsm[K.AIRR], barcodes)
     suffix = ".gz" if compress else ""
-    for column, loci, fmt, folder in (("bcr", BCR_LOCI, bcr_format, "vdj_b"), ("tcr", TCR_LOCI, tcr_format, "vdj_t")):
+    for column, loci, fmt, folder in (
+        ("bcr", BCR_LOCI, bcr_format, "vdj_b"), ("tcr", TCR_LOCI, tcr_format, "vdj_t")
+    ):
         table = chains[chains["locus"].isin(loci)] if len(chains) else chains
         paths = {}
         if fmt in ("airr", "both"):
@@ -144,7 +155,10 @@ def write_10x_h5(counts, barcodes: np.ndarray, var: pd.DataFrame, path: Path) ->
     matrix = sp.csr_matrix(counts)
     names = var.index.to_numpy(dtype=str)
     ids = var["gene_ids"].to_numpy(dtype=str) if "gene_ids" in var else names
-    kinds = var["feature_types"].to_numpy(dtype=str) if "feature_types" in var else np.full(len(names), "Gene Expression")
+    kinds = (
+        var["feature_types"].to_numpy(dtype=str) if "feature_types" in var
+        else np.full(len(names), "Gene Expression")
+    )
     options = {"compression": "gzip", "compression_opts": 9, "shuffle": True, "track_times": False}
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
         handle.attrs["filetype"] = "matrix"
@@ -154,7 +168,10 @@ def write_10x_h5(counts, barcodes: np.ndarray, var: pd.DataFrame, path: Path) ->
         group.create_dataset("data", data=matrix.data.astype(np.int32), **options)
         group.create_dataset("indices", data=matrix.indices.astype(np.int32), **options)
         group.create_dataset("indptr", data=matrix.indptr.astype(np.int64), **options)
-        group.create_dataset("shape", data=np.array([matrix.shape[1], matrix.shape[0]], dtype=np.int32), track_times=False)
+        group.create_dataset(
+            "shape", data=np.array([matrix.shape[1], matrix.shape[0]], dtype=np.int32),
+            track_times=False,
+        )
         features = group.create_group("features")
         features.create_dataset("_all_tag_keys", data=np.array([b"genome"]), track_times=False)
         features.create_dataset("feature_type", data=kinds.astype("S"), **options)
@@ -192,7 +209,8 @@ def _contig_table(chains: pd.DataFrame) -> pd.DataFrame:
         "high_confidence": "true",
         "length": chains["sequence"].str.len(),
         "chain": chains["locus"],
-        "v_gene": gene("v_call"), "d_gene": gene("d_call"), "j_gene": gene("j_call"), "c_gene": gene("c_call"),
+        "v_gene": gene("v_call"), "d_gene": gene("d_call"),
+        "j_gene": gene("j_call"), "c_gene": gene("c_call"),
         "full_length": "true",
         "productive": chains["productive"].map({True: "true", False: "false"}),
         "cdr3": chains["junction_aa"],
@@ -207,7 +225,9 @@ def _contig_table(chains: pd.DataFrame) -> pd.DataFrame:
     table["raw_clonotype_id"] = chains["cell_id"].map(signature.map(clonotype)).fillna("None")
     table["raw_consensus_id"] = [
         f"{c}_consensus_{i}" if c != "None" else "None"
-        for i, c in zip(chains.groupby("cell_id").cumcount() + 1, table["raw_clonotype_id"], strict=True)
+        for i, c in zip(
+            chains.groupby("cell_id").cumcount() + 1, table["raw_clonotype_id"], strict=True
+        )
     ]
     return table
 

@@ -135,7 +135,9 @@ def b_subsets(visit: Visit) -> np.ndarray:
     """Fractions of transitional, naive, unswitched memory, switched memory and DN B cells."""
     relapse = visit.patient.outcome == "relapse"
     if not visit.post_infusion:
-        return np.array([0.03, 0.46, 0.12, 0.23, 0.16] if relapse else [0.04, 0.50, 0.12, 0.22, 0.12])
+        return np.array(
+            [0.03, 0.46, 0.12, 0.23, 0.16] if relapse else [0.04, 0.50, 0.12, 0.22, 0.12]
+        )
     since_return = max(visit.day - visit.patient.b_return_day, 0.0)
     if since_return == 0:
         return np.array([0.3, 0.4, 0.1, 0.1, 0.1])
@@ -197,7 +199,9 @@ def composition(visit: Visit, niche_strength: float, rng: np.random.Generator) -
     fractions: dict[str, float] = {}
     fractions.update(zip(LINEAGE_TYPES["B"], b_total * b_subsets(visit), strict=True))
     fractions.update(zip(LINEAGE_TYPES["plasma"], plasma_total * plasma_split, strict=True))
-    fractions.update(zip(LINEAGE_TYPES["T"], lineage["T"] * scale * t_subsets(visit, niche_strength), strict=True))
+    fractions.update(zip(
+        LINEAGE_TYPES["T"], lineage["T"] * scale * t_subsets(visit, niche_strength), strict=True
+    ))
     fractions["NK"] = lineage["NK"] * scale
     my = np.array(myeloid) / sum(myeloid)
     fractions.update(zip(LINEAGE_TYPES["myeloid"], lineage["myeloid"] * scale * my, strict=True))

@@ -33,8 +33,8 @@ def example_dir() -> Path:
 def example(*, truth: bool = True) -> AnnData:
     """Load the embedded example cohort: 11 patients, every timepoint, blood and marrow.
 
-    It was made by :func:`simulate_cohort` (the command is in ``example_data/README.md``) and
-    written with :func:`write_cellranger`; this reads it back through
+    It was made by ``simulate_cohort(11, 2, cells_per_sample=180, seed=0)`` and written with
+    :func:`write_cellranger` (see ``example_data/README.md``); this reads it back through
     :func:`repertoire.io.read_cohort`, exactly as a user's cohort is read.
 
     Parameters

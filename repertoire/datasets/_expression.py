@@ -120,7 +120,9 @@ def cell_levels(tx: Transcriptome, cells: pd.DataFrame, *, niche_strength: float
             column_index = tx.genes.get_loc(gene)
             levels[rows, column_index] = np.maximum(levels[rows, column_index], value)
     niche = cells["niche"].to_numpy()
-    for state, types in (("niche_helper", NICHE_HELPER_TYPES), ("niche_sender", NICHE_SENDER_TYPES)):
+    for state, types in (
+        ("niche_helper", NICHE_HELPER_TYPES), ("niche_sender", NICHE_SENDER_TYPES)
+    ):
         rows = np.flatnonzero(niche & cells["cell_type"].isin(types).to_numpy())
         for gene, log2fc in tx.states[state]["log2fc"].items():
             levels[rows, tx.genes.get_loc(gene)] *= 2.0 ** (log2fc * niche_strength)
@@ -136,7 +138,9 @@ def cell_levels(tx: Transcriptome, cells: pd.DataFrame, *, niche_strength: float
     return levels
 
 
-def _set_levels(levels: np.ndarray, tx: Transcriptome, rows: np.ndarray, genes: pd.Series, value: float) -> None:
+def _set_levels(
+    levels: np.ndarray, tx: Transcriptome, rows: np.ndarray, genes: pd.Series, value: float
+) -> None:
     columns = tx.genes.get_indexer(genes.fillna("").to_numpy())
     keep = columns >= 0
     levels[rows[keep], columns[keep]] = value
@@ -163,4 +167,7 @@ def sample_counts(
         mean *= library[start:stop, None]
         rate = rng.gamma(tx.theta, mean / tx.theta)
         blocks.append(sp.csr_matrix(rng.poisson(rate).astype(np.float32)))
-    return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, len(tx.genes)), dtype=np.float32)
+    return (
+        sp.vstack(blocks, format="csr") if blocks
+        else sp.csr_matrix((0, len(tx.genes)), dtype=np.float32)
+    )

@@ -29,13 +29,17 @@ VDJ_LOCI = ("IGH", "TRB")
 
 
 @functools.cache
-def _table(locus_table: tuple[tuple[str, float], ...], boost: tuple[tuple[str, float], ...]) -> tuple[list[str], np.ndarray]:
+def _table(
+    locus_table: tuple[tuple[str, float], ...], boost: tuple[tuple[str, float], ...]
+) -> tuple[list[str], np.ndarray]:
     factors = dict(boost)
     weights = np.array([w * factors.get(n, 1.0) for n, w in locus_table], dtype=float)
     return [n for n, _ in locus_table], weights / weights.sum()
 
 
-def _pick(rng: np.random.Generator, table: list[tuple[str, float]], boost: dict[str, float] | None = None) -> str:
+def _pick(
+    rng: np.random.Generator, table: list[tuple[str, float]], boost: dict[str, float] | None = None
+) -> str:
     names, p = _table(tuple(table), tuple(sorted((boost or {}).items())))
     return names[rng.choice(len(names), p=p)]
 
@@ -116,9 +120,15 @@ def rearrange(
         cdr3 = v_keep + n1 + d_part + n2 + j_part
         gapped = v.gapped + cdr3
         n_mask = np.zeros(len(gapped), dtype=bool)
-        n_mask[IMGT_V_LENGTH + len(v_keep): IMGT_V_LENGTH + len(v_keep) + len(n1) + len(d_part) + len(n2)] = True
+        n_mask[
+            IMGT_V_LENGTH + len(v_keep):
+            IMGT_V_LENGTH + len(v_keep) + len(n1) + len(d_part) + len(n2)
+        ] = True
         junction_start = IMGT_V_LENGTH - 3
-        junction_end = IMGT_V_LENGTH + len(v_keep) + len(n1) + len(d_part) + len(n2) + j_prefix_length(j) - j_trim + 3
+        junction_end = (
+            IMGT_V_LENGTH + len(v_keep) + len(n1) + len(d_part) + len(n2) + j_prefix_length(j)
+            - j_trim + 3
+        )
         rearrangement = Rearrangement(
             locus, v, d, j, gapped, n_mask, junction_start, junction_end, productive
         )

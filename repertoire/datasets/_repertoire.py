@@ -20,14 +20,16 @@ NAIVE_T_TYPES = ("T_CD4_naive", "T_CD8_naive")
 T_TYPES = (*NAIVE_T_TYPES, *CD4_CLONAL_TYPES, "T_CD8_effector")
 
 # chance that a memory-type cell's clone comes from the autoreactive pool, by cell type
-AUTOREACTIVE_SHARE = {"B_memory_unswitched": 0.1, "B_memory_switched": 0.2, "B_DN": 0.5, "plasmablast": 0.5}
+AUTOREACTIVE_SHARE = {
+    "B_memory_unswitched": 0.1, "B_memory_switched": 0.2, "B_DN": 0.5, "plasmablast": 0.5,
+}
 # chance that a post-infusion memory-type cell belongs to a clone that existed before treatment
 RETURN_PROBABILITY = {"relapse": 0.8, "remission": 0.03}
 
 
 @dataclass
 class Clone:
-    """A clone: the naive ancestor's chains, the mutations all members share, the switched isotype."""
+    """A clone: its ancestor's chains, the mutations all members share, its switched isotype."""
 
     clone_id: str
     chains: list[Rearrangement]
@@ -72,10 +74,13 @@ class BRepertoire:
                  n_autoreactive: int = 8, n_llpc: int = 60, n_post_memory: int = 200):
         self.patient_id = patient_id
         self._next = 0
-        self.memory = [self._clone(rng, rate=(0.045, 0.015, 0.12), preexisting=True) for _ in range(n_memory)]
+        self.memory = [
+            self._clone(rng, rate=(0.045, 0.015, 0.12), preexisting=True) for _ in range(n_memory)
+        ]
         self.memory_weights = _zipf_weights(n_memory, 1.1)
         self.autoreactive = [
-            self._clone(rng, rate=(0.06, 0.03, 0.12), preexisting=True, v_boost=AUTOREACTIVE_V_BOOST,
+            self._clone(rng, rate=(0.06, 0.03, 0.12), preexisting=True,
+                        v_boost=AUTOREACTIVE_V_BOOST,
                         isotype_weights=np.array([0.8, 0.02, 0.1, 0.02, 0.04, 0.01, 0.01]))
             for _ in range(n_autoreactive)
         ]
@@ -86,13 +91,17 @@ class BRepertoire:
                 parent = self._draw_preexisting(rng, "plasmablast")
                 self.llpc.append(Clone(
                     parent.clone_id, parent.chains,
-                    [mutate(rng, c, 0.02, inherited=m) for c, m in zip(parent.chains, parent.shared_mutations, strict=True)],
+                    [mutate(rng, c, 0.02, inherited=m)
+                     for c, m in zip(parent.chains, parent.shared_mutations, strict=True)],
                     0.006, parent.switched_isotype, True,
                 ))
             else:
                 self.llpc.append(self._clone(rng, rate=(0.075, 0.04, 0.14), preexisting=True))
         self.llpc_weights = _zipf_weights(n_llpc, 1.0)
-        self.post_memory = [self._clone(rng, rate=(0.02, 0.01, 0.05), preexisting=False) for _ in range(n_post_memory)]
+        self.post_memory = [
+            self._clone(rng, rate=(0.02, 0.01, 0.05), preexisting=False)
+            for _ in range(n_post_memory)
+        ]
         self.post_memory_weights = _zipf_weights(n_post_memory, 1.0)
 
     def _new_id(self) -> str:
@@ -105,16 +114,26 @@ class BRepertoire:
         heavy = rearrange(rng, "IGH", v_boost=v_boost)
         light = rearrange(rng, "IGK" if rng.random() < 0.6 else "IGL")
         clone_rate = _gamma_rate(rng, *rate) if rate else 0.0
-        shared = [mutate(rng, heavy, clone_rate), mutate(rng, light, clone_rate * 0.7)] if rate else [{}, {}]
-        isotype = SWITCHED_ISOTYPES[rng.choice(len(SWITCHED_ISOTYPES), p=isotype_weights / isotype_weights.sum())]
-        return Clone(self._new_id(), [heavy, light], shared, 0.005 if rate else 0.0, isotype, preexisting)
+        shared = (
+            [mutate(rng, heavy, clone_rate), mutate(rng, light, clone_rate * 0.7)] if rate
+            else [{}, {}]
+        )
+        isotype = SWITCHED_ISOTYPES[
+            rng.choice(len(SWITCHED_ISOTYPES), p=isotype_weights / isotype_weights.sum())
+        ]
+        return Clone(
+            self._new_id(), [heavy, light], shared, 0.005 if rate else 0.0, isotype, preexisting
+        )
 
     def _draw_preexisting(self, rng: np.random.Generator, cell_type: str) -> Clone:
         if rng.random() < AUTOREACTIVE_SHARE[cell_type]:
-            return self.autoreactive[rng.choice(len(self.autoreactive), p=self.autoreactive_weights)]
+            return self.autoreactive[
+                rng.choice(len(self.autoreactive), p=self.autoreactive_weights)
+            ]
         return self.memory[rng.choice(len(self.memory), p=self.memory_weights)]
 
-    def draw(self, rng: np.random.Generator, cell_type: str, *, post_infusion: bool, outcome: str) -> Clone:
+    def draw(self, rng: np.random.Generator, cell_type: str, *, post_infusion: bool,
+             outcome: str) -> Clone:
         """The clone of a new cell of ``cell_type``."""
         if cell_type in NAIVE_TYPES:
             return self._clone(rng, rate=None, preexisting=not post_infusion)
@@ -124,11 +143,14 @@ class BRepertoire:
             return self._draw_preexisting(rng, cell_type)
         return self.post_memory[rng.choice(len(self.post_memory), p=self.post_memory_weights)]
 
-    def receptor(self, rng: np.random.Generator, cell_type: str, *, post_infusion: bool, outcome: str) -> CellReceptor:
+    def receptor(self, rng: np.random.Generator, cell_type: str, *, post_infusion: bool,
+                 outcome: str) -> CellReceptor:
         """Clone, mutated chains, isotype and SHM of a new B-lineage cell."""
         clone = self.draw(rng, cell_type, post_infusion=post_infusion, outcome=outcome)
         chains = [
-            Chain(r, mutate(rng, r, clone.member_rate, inherited=m) if clone.member_rate else dict(m))
+            Chain(
+                r, mutate(rng, r, clone.member_rate, inherited=m) if clone.member_rate else dict(m)
+            )
             for r, m in zip(clone.chains, clone.shared_mutations, strict=True)
         ]
         isotype = _isotype(rng, cell_type, clone)
@@ -170,7 +192,8 @@ class TRepertoire:
     CAR-T product is a sample of the patient's clones, so CAR-T cells share clonotypes.
     """
 
-    def __init__(self, patient_id: str, rng: np.random.Generator, *, n_memory: int = 600, n_product: int = 150):
+    def __init__(self, patient_id: str, rng: np.random.Generator, *, n_memory: int = 600,
+                 n_product: int = 150):
         self.patient_id = patient_id
         self._next = 0
         self.cd4 = [self._clone(rng) for _ in range(n_memory)]
@@ -224,7 +247,8 @@ def contig_records(
         umis = 1 + rng.negative_binomial(2, 2 / (2 + mean))
         reads = int(umis * rng.uniform(8, 25))
         records.append(airr_record(
-            chain, sequence_id=f"{barcode}_contig_{number}", c_call=constant, umi_count=umis, reads=reads,
+            chain, sequence_id=f"{barcode}_contig_{number}", c_call=constant,
+            umi_count=umis, reads=reads,
         ))
         number += 1
     if lineage in ("B", "plasma") and records and rng.random() < 0.05:

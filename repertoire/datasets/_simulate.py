@@ -207,7 +207,9 @@ def _iter_samples(params: SimulationParams) -> Iterator[AnnData]:
             for visit, sample_seed in zip(visits, visit_seed.spawn(len(visits)), strict=True)
         )
     current = None
-    for patient, repertoire_seed, visit, sample_seed in progress(jobs, desc="simulating samples", total=len(jobs)):
+    for patient, repertoire_seed, visit, sample_seed in progress(
+        jobs, desc="simulating samples", total=len(jobs)
+    ):
         if patient is not current:
             current = patient
             repertoire_rng = np.random.default_rng(repertoire_seed)
@@ -231,8 +233,9 @@ def simulate_sample(
     cells = pd.DataFrame({"cell_type": cell_types})
     cells["lineage"] = cells["cell_type"].map(LINEAGE_OF)
     cells["car"] = _draw_car(cells, visit, rng)
-    cells["proliferating"] = (cells["car"] & (visit.timepoint == "D14") & (rng.random(len(cells)) < 0.5)) | (
-        rng.random(len(cells)) < 0.01
+    cells["proliferating"] = (
+        (cells["car"] & (visit.timepoint == "D14") & (rng.random(len(cells)) < 0.5))
+        | (rng.random(len(cells)) < 0.01)
     )
     relapse_after_return = visit.patient.outcome == "relapse" and visit.day >= 60
     cells["niche"] = relapse_after_return & (
@@ -242,7 +245,9 @@ def simulate_sample(
     receptors = [_receptor(rng, visit, b_cells, t_cells, row) for row in cells.itertuples()]
     cells["isotype"] = [r.isotype if r else None for r in receptors]
     cells["light_constant"] = [_constant(r, 1) for r in receptors]
-    cells["trb_constant"] = [_constant(r, 0) if r and r.isotype is None else None for r in receptors]
+    cells["trb_constant"] = [
+        _constant(r, 0) if r and r.isotype is None else None for r in receptors
+    ]
 
     hosts = rng.choice(n_cells, size=n_doublets, replace=False)
     low_quality = np.zeros(n_cells + n_doublets, dtype=bool)
@@ -256,7 +261,9 @@ def simulate_sample(
     mito_factor = np.exp(rng.normal(0.0, 0.2, len(cells)))
     mito_factor[low_quality] = np.exp(rng.normal(np.log(10.0), 0.3, low_quality.sum()))
     sample_factor = np.exp(rng.normal(0.0, 0.25, len(tx.genes)))
-    ambient_fraction = float(rng.uniform(0.03, 0.08) if visit.tissue == "bone_marrow" else rng.uniform(0.01, 0.05))
+    ambient_fraction = float(
+        rng.uniform(0.03, 0.08) if visit.tissue == "bone_marrow" else rng.uniform(0.01, 0.05)
+    )
     counts = sample_counts(
         tx, cell_levels(tx, cells, niche_strength=params.niche_strength), library=library,
         gene_factor=patient_factor * sample_factor, mito_factor=mito_factor,
@@ -268,11 +275,14 @@ def simulate_sample(
     barcodes = _barcodes(n_cells, rng)
     records = []
     for index in range(n_cells):
-        cell_records = _contigs(rng, receptors[index], cells["lineage"].iat[index], barcodes[index], 1)
+        cell_records = _contigs(
+            rng, receptors[index], cells["lineage"].iat[index], barcodes[index], 1
+        )
         records.append(cell_records)
     for host, partner in zip(hosts, partners, strict=True):
         records[host] = records[host] + _contigs(
-            rng, receptors[partner], cells["lineage"].iat[partner], barcodes[host], len(records[host]) + 1
+            rng, receptors[partner], cells["lineage"].iat[partner], barcodes[host],
+            len(records[host]) + 1
         )
     is_doublet = np.zeros(n_cells, dtype=bool)
     is_doublet[hosts] = True
@@ -296,8 +306,9 @@ def simulate_sample(
         adata.obsm[K.SPATIAL] = xy
         adata.obs[K.TRUE_NICHE] = in_niche
     metadata = {
-        K.SAMPLE: visit.sample_id, K.PATIENT: visit.patient.patient_id, K.TIMEPOINT: visit.timepoint,
-        K.DAY: visit.day, K.TISSUE: visit.tissue, K.OUTCOME: visit.patient.outcome,
+        K.SAMPLE: visit.sample_id, K.PATIENT: visit.patient.patient_id,
+        K.TIMEPOINT: visit.timepoint, K.DAY: visit.day, K.TISSUE: visit.tissue,
+        K.OUTCOME: visit.patient.outcome,
     }
     for key, value in metadata.items():
         adata.obs[key] = value
@@ -311,7 +322,9 @@ def simulate_sample(
     return adata
 
 
-def _draw_cell_types(visit: Visit, params: SimulationParams, n: int, rng: np.random.Generator) -> np.ndarray:
+def _draw_cell_types(
+    visit: Visit, params: SimulationParams, n: int, rng: np.random.Generator
+) -> np.ndarray:
     fractions = composition(visit, params.niche_strength, rng)
     expected = np.array([fractions[t] for t in CELL_TYPES])
     expected /= expected.sum()
@@ -329,15 +342,21 @@ def _draw_car(cells: pd.DataFrame, visit: Visit, rng: np.random.Generator) -> np
     if not visit.post_infusion:
         return car
     n_t = int((cells["lineage"] == "T").sum())
-    eligible = np.flatnonzero(cells["cell_type"].isin(["T_CD8_effector", "T_CD4_memory"]).to_numpy())
+    eligible = np.flatnonzero(
+        cells["cell_type"].isin(["T_CD8_effector", "T_CD4_memory"]).to_numpy()
+    )
     n_car = min(int(rng.binomial(n_t, car_fraction(visit))), len(eligible))
     car[rng.choice(eligible, size=n_car, replace=False)] = True
     return car
 
 
-def _receptor(rng, visit: Visit, b_cells: BRepertoire, t_cells: TRepertoire, row) -> CellReceptor | None:
+def _receptor(
+    rng, visit: Visit, b_cells: BRepertoire, t_cells: TRepertoire, row
+) -> CellReceptor | None:
     if row.lineage in ("B", "plasma"):
-        return b_cells.receptor(rng, row.cell_type, post_infusion=visit.post_infusion, outcome=visit.patient.outcome)
+        return b_cells.receptor(
+            rng, row.cell_type, post_infusion=visit.post_infusion, outcome=visit.patient.outcome
+        )
     if row.lineage == "T":
         return t_cells.receptor(rng, row.cell_type, car=bool(row.car))
     return None
@@ -350,7 +369,9 @@ def _constant(receptor: CellReceptor | None, index: int) -> str | None:
     return constant_gene(rearrangement.locus, rearrangement.j.name)
 
 
-def _contigs(rng, receptor: CellReceptor | None, lineage: str, barcode: str, start: int) -> list[dict]:
+def _contigs(
+    rng, receptor: CellReceptor | None, lineage: str, barcode: str, start: int
+) -> list[dict]:
     if receptor is None:
         return []
     return contig_records(rng, receptor, lineage, barcode, start)
@@ -361,7 +382,8 @@ def _merge_doublets(counts, hosts: np.ndarray, partners: np.ndarray, n_cells: in
 
     merge = sp.csr_matrix(
         (np.ones(n_cells + len(partners), dtype=np.float32),
-         (np.concatenate([np.arange(n_cells), hosts]), np.concatenate([np.arange(n_cells), partners]))),
+         (np.concatenate([np.arange(n_cells), hosts]),
+          np.concatenate([np.arange(n_cells), partners]))),
         shape=(n_cells, n_cells + len(partners)),
     )
     return (merge @ counts).tocsr()
@@ -375,7 +397,9 @@ def _barcodes(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(list(barcodes))
 
 
-def _truth(cells: pd.DataFrame, receptors: list, is_doublet: np.ndarray, low_quality: np.ndarray) -> pd.DataFrame:
+def _truth(
+    cells: pd.DataFrame, receptors: list, is_doublet: np.ndarray, low_quality: np.ndarray
+) -> pd.DataFrame:
     return pd.DataFrame({
         K.TRUE_LINEAGE: cells["lineage"].to_numpy(),
         K.TRUE_CELL_TYPE: cells["cell_type"].to_numpy(),

@@ -100,3 +100,30 @@ def merge_chains(arrays: Sequence[ak.Array]) -> ak.Array:
     For every cell, the chains of all arrays in order.
     """
     return ak.concatenate(harmonise_airr(arrays), axis=1) if len(arrays) > 1 else arrays[0]
+
+
+def chain_table(records: ak.Array, fields: Sequence[str]) -> pd.DataFrame:
+    """Flatten per-cell receptor records into one row per chain.
+
+    Parameters
+    ----------
+    records
+        One list of chains per cell (``.obsm["airr"]``).
+    fields
+        AIRR fields to keep; a field absent from the records becomes a column of missing values.
+
+    Returns
+    -------
+    One row per chain with the column ``cell`` (the cell's position in ``records``) and the
+    requested fields.
+    """
+    counts = ak.to_numpy(ak.num(records, axis=1))
+    table = pd.DataFrame({"cell": np.repeat(np.arange(len(counts)), counts)})
+    present = set(ak.fields(records))
+    flat = ak.flatten(records, axis=1) if len(table) else None
+    for field in fields:
+        if flat is not None and field in present:
+            table[field] = ak.to_list(flat[field])
+        else:
+            table[field] = pd.Series([None] * len(table), dtype=object)
+    return table

@@ -78,7 +78,9 @@ def _read_mtx_dir(path: Path) -> AnnData:
 
     features = pd.read_csv(path / "features.tsv", sep="\t", header=None)
     barcodes = pd.read_csv(path / "barcodes.tsv", sep="\t", header=None)[0].astype(str)
-    var = pd.DataFrame({"gene_ids": features[0].astype(str).to_numpy()}, index=features[1].astype(str).to_numpy())
+    var = pd.DataFrame(
+        {"gene_ids": features[0].astype(str).to_numpy()}, index=features[1].astype(str).to_numpy()
+    )
     if features.shape[1] > 2:
         var["feature_types"] = features[2].astype(str).to_numpy()
     counts = scipy.io.mmread(path / "matrix.mtx").T.tocsr()
@@ -162,8 +164,12 @@ def _typed_airr(table: pd.DataFrame) -> pd.DataFrame:
         values = typed[column]
         if column in _AIRR_BOOLEAN:
             mapping = {"T": True, "TRUE": True, "F": False, "FALSE": False}
-            typed[column] = values.map(lambda v, m=mapping: None if v is None else m.get(str(v).upper()))
-        elif column in _AIRR_FLOAT or (column.endswith(_AIRR_INTEGER_SUFFIXES) and column != "cell_id"):
+            typed[column] = values.map(
+                lambda v, m=mapping: None if v is None else m.get(str(v).upper())
+            )
+        elif column in _AIRR_FLOAT or (
+            column.endswith(_AIRR_INTEGER_SUFFIXES) and column != "cell_id"
+        ):
             numeric = pd.to_numeric(values, errors="coerce")
             if column.endswith(_AIRR_INTEGER_SUFFIXES) and column not in _AIRR_FLOAT:
                 typed[column] = [None if pd.isna(v) else int(v) for v in numeric]
@@ -173,7 +179,10 @@ def _typed_airr(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_spatial(path: str | os.PathLike) -> pd.DataFrame:
-    """Read cell coordinates: columns ``barcode, x, y`` (or Xenium's ``cell_id, x_centroid, y_centroid``).
+    """Read the cell coordinates of one sample.
+
+    The table has the columns ``barcode, x, y``, or Xenium's ``cell_id, x_centroid,
+    y_centroid``.
 
     Parameters
     ----------
@@ -195,7 +204,10 @@ def read_spatial(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def read_cohort(
-    samplesheet: str | os.PathLike | pd.DataFrame, *, samples: Sequence[str] | None = None
+    samplesheet: str | os.PathLike | pd.DataFrame,
+    *,
+    samples: Sequence[str] | None = None,
+    index_chains: bool = True,
 ) -> AnnData:
     """Read every sample of a cohort into one AnnData, sample by sample.
 
@@ -205,17 +217,21 @@ def read_cohort(
         Path to the sample sheet (see :func:`read_samplesheet`) or its validated table.
     samples
         Read only these ``sample_id`` values (in this order); default all.
+    index_chains
+        See :func:`concat_samples`.
 
     Returns
     -------
     Cells x genes with
 
-    - ``.layers["counts"]``: raw counts, sparse; ``.X`` is ``None`` until :func:`repertoire.pp.normalize`;
+    - ``.layers["counts"]``: raw counts, sparse; ``.X`` is ``None`` until
+      :func:`repertoire.pp.normalize`;
     - ``.obs``: ``sample_id, patient_id, timepoint, day, tissue, outcome`` (and any further sheet
       column) as categoricals, ``day`` as integer, ``barcode`` the 10x barcode;
       observation names ``{sample_id}_{barcode}``;
     - ``.obsm["airr"]``, ``.obsm["chain_indices"]``: BCR and TCR chains in scirpy's model
-      (cells without a receptor hold an empty list);
+      (cells without a receptor hold an empty list; no chain indices without
+      ``index_chains``);
     - ``.obsm["spatial"]`` when any sample has coordinates (NaN for cells without);
     - ``.obsm["protein"]`` when any sample has antibody-capture features.
     """
@@ -229,7 +245,7 @@ def read_cohort(
         _read_sample(row)
         for _, row in progress(sheet.iterrows(), desc="reading samples", total=len(sheet))
     ]
-    adata = concat_samples(parts)
+    adata = concat_samples(parts, index_chains=index_chains)
     logger.info("read %d samples: %d cells x %d genes", len(parts), adata.n_obs, adata.n_vars)
     return adata
 
@@ -276,7 +292,7 @@ def _sample_airr(receptors: list[AnnData], barcodes: pd.Index, sample: str):
     )
 
 
-def concat_samples(parts: Sequence[AnnData]) -> AnnData:
+def concat_samples(parts: Sequence[AnnData], *, index_chains: bool = True) -> AnnData:
     """Join per-sample AnnData objects into one cohort.
 
     Genes are intersected (a warning names the samples whose genes differ), counts stay sparse,
@@ -288,6 +304,10 @@ def concat_samples(parts: Sequence[AnnData]) -> AnnData:
     parts
         AnnData objects, one per sample, each with counts in ``.X`` or ``.layers["counts"]``,
         sample metadata in ``.obs`` and receptor records in ``.obsm["airr"]``.
+    index_chains
+        Choose each cell's primary and secondary chains with :func:`scirpy.pp.index_chains`
+        (``.obsm["chain_indices"]``). Its first call in a process compiles code for several
+        seconds, so per-sample steps that only pass receptor records on skip it.
 
     Returns
     -------
@@ -303,7 +323,8 @@ def concat_samples(parts: Sequence[AnnData]) -> AnnData:
         if not part.var_names.equals(genes):
             common = genes.intersection(part.var_names, sort=False)
             logger.warning(
-                "sample %s has %d genes not shared with earlier samples; keeping the %d common genes",
+                "sample %s has %d genes not shared with earlier samples; "
+                "keeping the %d common genes",
                 part.obs[K.SAMPLE].iloc[0] if K.SAMPLE in part.obs and part.n_obs else "?",
                 part.n_vars - len(common), len(common),
             )
@@ -321,10 +342,14 @@ def concat_samples(parts: Sequence[AnnData]) -> AnnData:
     )
     stripped = []
     for part in parts:
-        counts = part.layers[K.COUNTS] if K.COUNTS in part.layers else part.X
+        # not layers.get(K.COUNTS, part.X): that would evaluate part.X (a subset copy for a
+        # view, a disk read when backed) even when the counts layer exists
+        counts = part.layers[K.COUNTS] if K.COUNTS in part.layers else part.X  # noqa: SIM401
         if not part.var_names.equals(genes):
             counts = counts[:, part.var_names.get_indexer(genes)]
-        stripped.append(AnnData(obs=part.obs, var=part.var.reindex(genes), layers={K.COUNTS: counts}))
+        stripped.append(
+            AnnData(obs=part.obs, var=part.var.reindex(genes), layers={K.COUNTS: counts})
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         cohort = ad.concat(stripped, join="inner", merge="first")
@@ -337,9 +362,10 @@ def concat_samples(parts: Sequence[AnnData]) -> AnnData:
     if protein is not None:
         cohort.obsm[PROTEIN] = protein.loc[cohort.obs_names]
     _categorical_metadata(cohort)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ir.pp.index_chains(cohort)
+    if index_chains:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ir.pp.index_chains(cohort)
     return cohort
 
 

@@ -128,7 +128,8 @@ def _check_header(path: Path, header: list[str]) -> None:
             raise InputError(f"sample sheet {path} has an empty column name at column {position}.")
         if name in seen:
             raise InputError(
-                f"sample sheet {path} has column '{name}' twice (columns {seen[name]} and {position})."
+                f"sample sheet {path} has column '{name}' twice "
+                f"(columns {seen[name]} and {position})."
             )
         seen[name] = position
     for column in REQUIRED_COLUMNS:

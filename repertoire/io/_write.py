@@ -16,7 +16,6 @@ from anndata import AnnData
 from .._logging import logger
 
 
-
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds.
@@ -32,7 +31,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -43,7 +44,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | None = "gzip") -> None:
+def write_h5ad(
+    adata: AnnData, path: str | os.PathLike, *, compression: str | None = "gzip"
+) -> None:
     """Write ``adata`` to ``path`` atomically.
 
     Parameters
@@ -60,7 +63,9 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | No
     logger.info("wrote %s (%d cells x %d genes)", path, adata.n_obs, adata.n_vars)
 
 
-def write_table(table: pd.DataFrame, path: str | os.PathLike, *, index: bool = False, sep: str = "\t") -> None:
+def write_table(
+    table: pd.DataFrame, path: str | os.PathLike, *, index: bool = False, sep: str = "\t"
+) -> None:
     """Write a tidy table as delimited text, atomically.
 
     Parameters

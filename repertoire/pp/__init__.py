@@ -1,6 +1,6 @@
 """Preprocessing: quality control, doublets, normalisation, genes, PCA, integration, graph."""
 
-from ._doublets import detect_doublets
+from ._doublets import detect_doublets, receptor_doublets
 from ._hvg import highly_variable_genes
 from ._integrate import integrate
 from ._metrics import qc_metrics
@@ -23,4 +23,5 @@ __all__ = [
     "preprocess",
     "qc",
     "qc_metrics",
+    "receptor_doublets",
 ]

@@ -14,6 +14,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger, progress
+from ..io._airr import chain_table
 from ._utils import batches, record, require_layer
 
 SAMPLES = "samples"
@@ -32,16 +33,22 @@ def detect_doublets(
     expected_doublet_rate: float | Literal["10x"] = 0.05,
     threshold: float | None = None,
     min_cells: int = 50,
+    receptors: bool = True,
+    min_chain_umis: int = 2,
     random_state: int = 0,
     inplace: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Score and call doublets with Scrublet in each sample separately.
+    """Call doublets from expression (Scrublet) and from receptor chains, sample by sample.
 
     Runs :func:`scanpy.pp.scrublet` (Wolock et al., Cell Syst 2019) on the raw counts of each
     sample, since doublets only form between cells loaded together. Samples with fewer than
     ``min_cells`` cells, and samples on which Scrublet fails, get a missing score and no
-    doublet call; one warning names them. A sample without some lineage (for example no B
+    Scrublet call; one warning names them. A sample without some lineage (for example no B
     cells during aplasia) is handled like any other.
+
+    Scrublet finds doublets of two different cell types; two T cells or two B cells look like
+    one. Their receptors tell them apart: with ``receptors``, a cell is also called a doublet
+    when :func:`receptor_doublets` finds chains no single lymphocyte carries.
 
     Parameters
     ----------
@@ -55,16 +62,23 @@ def detect_doublets(
         Doublet score above which a cell is called a doublet; ``None`` lets Scrublet place it
         at the minimum between the two modes of the simulated doublets' scores, per sample.
     min_cells
-        Samples with fewer cells are not scored.
+        Samples with fewer cells are not scored by Scrublet.
+    receptors
+        Also call doublets from receptor chains (``.obsm["airr"]``), see
+        :func:`receptor_doublets`; ignored when there are no receptor data.
+    min_chain_umis
+        See :func:`receptor_doublets`.
     {random_state}
     {inplace}
 
     Returns
     -------
-    With ``inplace=False``, a per-cell table (``doublet_score``, ``predicted_doublet``) and a
-    per-sample table (``n_cells``, ``expected_doublet_rate``, ``threshold``, ``n_doublets``,
-    ``status``). Otherwise ``None``; the per-cell columns go to ``.obs`` and
-    ``.uns["predicted_doublet"]`` holds ``"samples"`` (the table) and ``"params"``.
+    With ``inplace=False``, a per-cell table (``doublet_score``, ``receptor_doublet``,
+    ``receptor_doublet_reason``, ``predicted_doublet``: Scrublet's call or the receptor's) and a
+    per-sample table (``n_cells``, ``expected_doublet_rate``, ``threshold``,
+    ``n_scrublet_doublets``, ``n_receptor_doublets``, ``n_doublets``, ``status``). Otherwise
+    ``None``; the per-cell columns go to ``.obs`` and ``.uns["predicted_doublet"]`` holds
+    ``"samples"`` (the table) and ``"params"``.
     """
     require_layer(adata, layer)
     if expected_doublet_rate != "10x" and not 0 < float(expected_doublet_rate) < 1:
@@ -83,7 +97,7 @@ def detect_doublets(
             else float(expected_doublet_rate)
         )
         row = {batch_key or "batch": batch, "n_cells": len(cells),
-               "expected_doublet_rate": rate, "threshold": np.nan, "n_doublets": 0}
+               "expected_doublet_rate": rate, "threshold": np.nan, "n_scrublet_doublets": 0}
         if len(cells) < min_cells:
             row["status"] = TOO_FEW
         else:
@@ -95,10 +109,21 @@ def detect_doublets(
             else:
                 score, doublet, row["threshold"] = result
                 scores[cells], called[cells] = score, doublet
-                row["n_doublets"] = int(doublet.sum())
+                row["n_scrublet_doublets"] = int(doublet.sum())
                 row["status"] = NO_THRESHOLD if np.isnan(row["threshold"]) else OK
         rows.append(row)
     samples = pd.DataFrame(rows)
+    by_receptor = (
+        receptor_doublets(adata, min_chain_umis=min_chain_umis, inplace=False)
+        if receptors and K.AIRR in adata.obsm
+        else pd.DataFrame({K.RECEPTOR_DOUBLET: False, K.RECEPTOR_DOUBLET_REASON: ""},
+                          index=adata.obs_names)
+    )
+    receptor_called = by_receptor[K.RECEPTOR_DOUBLET].to_numpy()
+    samples["n_receptor_doublets"] = _per_batch(receptor_called, labels)
+    called |= receptor_called
+    samples["n_doublets"] = _per_batch(called, labels)
+    samples.insert(len(samples.columns) - 1, "status", samples.pop("status"))
     skipped = samples.loc[~samples["status"].isin([OK]), :]
     if len(skipped):
         logger.warning(
@@ -106,19 +131,106 @@ def detect_doublets(
             "; ".join(f"{b} ({s})" for b, s in zip(skipped.iloc[:, 0], skipped["status"],
                                                      strict=True)),
         )
-    logger.info("called %d doublets among %d cells", called.sum(), adata.n_obs)
-    cells = pd.DataFrame({K.DOUBLET_SCORE: scores, K.DOUBLET: called}, index=adata.obs_names)
+    logger.info("called %d doublets among %d cells (%d from receptor chains)", called.sum(),
+                adata.n_obs, receptor_called.sum())
+    cells = pd.DataFrame({K.DOUBLET_SCORE: scores}, index=adata.obs_names)
+    cells = cells.join(by_receptor)
+    cells[K.DOUBLET] = called
     if not inplace:
         return cells, samples
-    adata.obs[K.DOUBLET_SCORE] = scores
-    adata.obs[K.DOUBLET] = called
+    for column in cells.columns:
+        adata.obs[column] = cells[column]
     adata.uns[K.DOUBLET] = {
         SAMPLES: samples,
         PARAMS: record(batch_key=batch_key, layer=layer,
                        expected_doublet_rate=expected_doublet_rate, threshold=threshold,
-                       min_cells=min_cells, random_state=random_state),
+                       min_cells=min_cells, receptors=receptors,
+                       min_chain_umis=min_chain_umis, random_state=random_state),
     }
     return None
+
+
+def _per_batch(flags: np.ndarray, labels: pd.Series) -> np.ndarray:
+    counts = pd.Series(flags, index=labels.index).groupby(labels, observed=False).sum()
+    return counts.to_numpy(dtype=int)
+
+
+VDJ_LOCI = ("IGH", "TRB", "TRD")
+VJ_LOCI = ("IGK", "IGL", "TRA", "TRG")
+BCR_AND_TCR = "BCR and TCR chains"
+TWO_VDJ = "two heavy or beta chains"
+THREE_VJ = "three or more light or alpha chains"
+
+
+@doc_params
+def receptor_doublets(
+    adata: AnnData, *, min_chain_umis: int = 2, inplace: bool = True
+) -> pd.DataFrame | None:
+    """Call doublets from receptor chains that no single lymphocyte carries.
+
+    Counts each cell's productive chains with at least ``min_chain_umis`` UMIs (all productive
+    chains when the records hold no ``umi_count``) and distinct junctions, and calls a doublet
+    when it holds
+
+    - both immunoglobulin and T-cell receptor chains (scirpy's receptor type ``ambiguous``);
+    - two or more heavy (IGH) or beta/delta (TRB, TRD) chains, which allelic exclusion makes
+      rare in single cells;
+    - three or more light or alpha/gamma chains (part of scirpy's ``multichain``), since a
+      second alpha chain is common but a third is not.
+
+    This finds the doublets of two B or two T cells that expression-based methods miss.
+
+    Parameters
+    ----------
+    {adata}
+        With receptor chains in ``.obsm["airr"]``.
+    min_chain_umis
+        Chains with fewer UMIs are ignored (ambient or background contigs).
+    {inplace}
+
+    Returns
+    -------
+    With ``inplace=False``, a per-cell table with the boolean ``receptor_doublet`` and
+    ``receptor_doublet_reason`` (empty for cells not called). Otherwise ``None``; both columns
+    go to ``.obs``.
+    """
+    if K.AIRR not in adata.obsm:
+        raise InputError(f"'{K.AIRR}' is not in .obsm; read receptor data with repertoire.io.")
+    chains = chain_table(adata.obsm[K.AIRR], ("locus", "productive", "junction", "junction_aa",
+                                               "umi_count"))
+    umis = pd.to_numeric(chains["umi_count"], errors="coerce")
+    chains = chains[(chains["productive"] == True) & ~(umis < min_chain_umis)]  # noqa: E712
+    junction = chains["junction"].fillna(chains["junction_aa"]).fillna("")
+    chains = chains.assign(junction=junction.to_numpy())
+    is_ig = chains["locus"].str.startswith("IG", na=False)
+    is_tr = chains["locus"].str.startswith("TR", na=False)
+    per_cell = pd.DataFrame({
+        "ig": is_ig.groupby(chains["cell"]).any(),
+        "tr": is_tr.groupby(chains["cell"]).any(),
+        "vdj": _distinct(chains, VDJ_LOCI),
+        "vj": _distinct(chains, VJ_LOCI),
+    }).reindex(range(adata.n_obs)).fillna(0)
+    reasons = np.select(
+        [per_cell["ig"].astype(bool) & per_cell["tr"].astype(bool), per_cell["vdj"] >= 2,
+         per_cell["vj"] >= 3],
+        [BCR_AND_TCR, TWO_VDJ, THREE_VJ], default="",
+    )
+    cells = pd.DataFrame({K.RECEPTOR_DOUBLET: reasons != "", K.RECEPTOR_DOUBLET_REASON: reasons},
+                         index=adata.obs_names)
+    logger.info("receptor chains call %d doublets (%s)", cells[K.RECEPTOR_DOUBLET].sum(),
+                ", ".join(f"{r}: {n}" for r, n in pd.Series(reasons[reasons != ""])
+                          .value_counts().items()) or "none")
+    if not inplace:
+        return cells
+    for column in cells.columns:
+        adata.obs[column] = cells[column]
+    return None
+
+
+def _distinct(chains: pd.DataFrame, loci: tuple[str, ...]) -> pd.Series:
+    """Number of distinct junctions per cell among chains of ``loci``."""
+    chosen = chains[chains["locus"].isin(loci)]
+    return chosen.groupby("cell")["junction"].nunique()
 
 
 def _scrublet(

@@ -18,7 +18,8 @@ from ._outliers import PARAMS, THRESHOLDS, flag_low_quality
 from ._utils import batches, record, require_layer
 
 CELL_COLUMNS = (
-    K.N_COUNTS, K.N_GENES, K.PCT_MT, K.PCT_RIBO, K.LOW_QUALITY, K.DOUBLET_SCORE, K.DOUBLET
+    K.N_COUNTS, K.N_GENES, K.PCT_MT, K.PCT_RIBO, K.LOW_QUALITY, K.DOUBLET_SCORE,
+    K.RECEPTOR_DOUBLET, K.RECEPTOR_DOUBLET_REASON, K.DOUBLET,
 )
 
 
@@ -35,6 +36,7 @@ def qc(
     min_genes: int = 200,
     expected_doublet_rate: float | Literal["10x"] = 0.05,
     doublet_threshold: float | None = None,
+    receptors: bool = True,
     random_state: int = 0,
     inplace: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -54,6 +56,8 @@ def qc(
         See :func:`detect_doublets`.
     doublet_threshold
         Scrublet score threshold, see ``threshold`` of :func:`detect_doublets`.
+    receptors
+        Call doublets from receptor chains too, see :func:`detect_doublets`.
     {random_state}
     {inplace}
 
@@ -61,8 +65,10 @@ def qc(
     -------
     With ``inplace=False``, a per-cell table (``total_counts``, ``n_genes_by_counts``,
     ``pct_counts_mt``, ``pct_counts_ribo``, ``low_quality``, ``doublet_score``,
-    ``predicted_doublet``) and the per-sample summary (``n_cells``, ``n_low_quality``,
-    ``n_doublets``, ``n_flagged``, the thresholds of both steps and Scrublet's ``status``).
+    ``receptor_doublet``, ``receptor_doublet_reason``, ``predicted_doublet``) and the
+    per-sample summary (``n_cells``, ``n_low_quality``, ``n_doublets``, ``n_flagged``, the
+    thresholds of both steps, ``n_scrublet_doublets``, ``n_receptor_doublets`` and Scrublet's
+    ``doublet_status``).
     Otherwise ``None``; the per-cell columns go to ``.obs``, ``mt`` and ``ribo`` to ``.var``,
     ``.uns["low_quality"]`` and ``.uns["predicted_doublet"]`` are written as by the single
     steps, and ``.uns["qc"]`` holds ``"samples"`` (the summary) and ``"params"``.
@@ -75,13 +81,14 @@ def qc(
         X=adata.X if layer is None else adata.layers[layer],
         obs=pd.DataFrame({column: labels}, index=adata.obs_names),
         var=pd.DataFrame(index=adata.var_names),
+        obsm={K.AIRR: adata.obsm[K.AIRR]} if K.AIRR in adata.obsm else None,
     )
     qc_metrics(shell, layer=None)
     flag_low_quality(shell, batch_key=column, nmads=nmads, nmads_mt=nmads_mt,
                      min_pct_mt=min_pct_mt, max_pct_mt=max_pct_mt, min_genes=min_genes)
     detect_doublets(shell, batch_key=column, layer=None,
                     expected_doublet_rate=expected_doublet_rate, threshold=doublet_threshold,
-                    random_state=random_state)
+                    receptors=receptors, random_state=random_state)
     summary = _summary(shell, column)
     cells = shell.obs[list(CELL_COLUMNS)]
     if not inplace:
@@ -100,7 +107,7 @@ def qc(
             batch_key=batch_key, layer=layer, nmads=nmads, nmads_mt=nmads_mt,
             min_pct_mt=min_pct_mt, max_pct_mt=max_pct_mt, min_genes=min_genes,
             expected_doublet_rate=expected_doublet_rate, doublet_threshold=doublet_threshold,
-            random_state=random_state,
+            receptors=receptors, random_state=random_state,
         ),
     }
     return None

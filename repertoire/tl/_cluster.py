@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import scanpy as sc
 from anndata import AnnData
@@ -63,7 +64,7 @@ def cluster(
         sc.tl.leiden(shell, resolution=resolution, adjacency=adjacency, flavor="igraph",
                      n_iterations=n_iterations, directed=False, random_state=random_state,
                      key_added=name)
-        columns[name] = shell.obs[name]
+        columns[name] = _numbered_by_size(shell.obs[name])
         logger.info("Leiden at resolution %s: %d clusters", resolution,
                     len(columns[name].cat.categories))
     table = pd.DataFrame(columns, index=adata.obs_names)
@@ -78,3 +79,13 @@ def cluster(
                          flavor="igraph", n_iterations=n_iterations, random_state=random_state),
     }
     return None
+
+
+def _numbered_by_size(labels: pd.Series) -> pd.Series:
+    """Rename clusters ``0, 1, ...`` from the largest to the smallest (ties keep their order)."""
+    sizes = labels.value_counts(sort=False)
+    order = sizes.index[np.argsort(-sizes.to_numpy(), kind="stable")]
+    names = {old: str(new) for new, old in enumerate(order)}
+    renamed = labels.map(names).astype(str)
+    return pd.Series(pd.Categorical(renamed, categories=[str(i) for i in range(len(order))]),
+                     index=labels.index, name=labels.name)
