@@ -59,8 +59,8 @@ def wilson_interval(
         denominator = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denominator
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-        low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-        high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+        low = np.where(n > 0, np.clip(centre - half, 0.0, p), np.nan)
+        high = np.where(n > 0, np.clip(centre + half, p, 1.0), np.nan)
     return low, high
 
 
