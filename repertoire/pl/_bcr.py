@@ -78,7 +78,8 @@ def isotypes(
     ax.set_xticklabels([str(o) for o in order], rotation=45, ha="right")
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("fraction of B-lineage cells")
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    if len(shares.columns):
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     finish(ax.figure, show=show, save=save, owned=owned)
     return ax
 

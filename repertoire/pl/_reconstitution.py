@@ -188,6 +188,7 @@ def reconstitution_cohort(
     ax.set_xticklabels(order)
     ax.set_ylabel(metric)
     ax.set_xlabel("timepoint")
-    ax.legend(fontsize="small", loc="best")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small", loc="best")
     finish(ax.figure, show=show, save=save, owned=owned)
     return ax

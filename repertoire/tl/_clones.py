@@ -177,12 +177,14 @@ def _name_by_size(clusters: pd.Series, patients: pd.Series, letter: str) -> pd.S
 def _expansion(clone: pd.Series, sample: pd.Series, breakpoints: Sequence[int]) -> pd.Categorical:
     import scirpy as ir
 
+    labels = [f"<= {b}" for b in breakpoints] + [f"> {breakpoints[-1]}"]
+    if clone.isna().all():  # no clone anywhere (a cohort in aplasia): scirpy cannot count
+        return pd.Categorical([np.nan] * len(clone), categories=labels)
     obs = pd.DataFrame({"clone": clone.astype(object), "sample": sample.astype(str)})
     shell = AnnData(obs=obs)
     classes = ir.tl.clonal_expansion(shell, target_col="clone", expanded_in="sample",
                                      breakpoints=tuple(breakpoints), inplace=False)
-    return pd.Categorical(classes.astype(str).replace("nan", np.nan),
-                          categories=[c for c in classes.cat.categories if c != "nan"])
+    return pd.Categorical(classes.astype(str).replace("nan", np.nan), categories=labels)
 
 
 def _clone_table(

@@ -46,12 +46,19 @@ def receptor_view(adata: AnnData, obs: Sequence[str] = ()) -> AnnData:
     view = AnnData(obs=adata.obs[list(obs)].copy())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        view.obsm[K.AIRR] = adata.obsm[K.AIRR]
+        view.obsm[K.AIRR] = _plain(adata.obsm[K.AIRR])
         if K.CHAIN_INDICES in adata.obsm:
             view.obsm[K.CHAIN_INDICES] = adata.obsm[K.CHAIN_INDICES]
         elif has_chains(adata):
             ir.pp.index_chains(view)
     return view
+
+
+def _plain(records: ak.Array) -> ak.Array:
+    """The records without anndata's view marker (records taken from a view of an AnnData)."""
+    if ak.parameters(records).get("__list__") != "AwkwardArrayView":
+        return records
+    return ak.with_parameter(ak.with_parameter(records, "__list__", None), "_view_args", None)
 
 
 def primary_heavy_chains(adata: AnnData, fields: Sequence[str]) -> pd.DataFrame:
