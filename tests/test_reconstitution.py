@@ -334,3 +334,49 @@ def test_functions_name_what_is_missing() -> None:
     with pytest.raises(rp.InputError, match="reconstitution"):
         rp.pl.reconstitution(bare, "P01")
     assert set(TX_STATE) <= set(rp.datasets._design.CELL_TYPES)
+
+
+# the full-size cohort ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_full_cohort_of_eleven_patients() -> None:
+    import time
+
+    adata = rp.datasets.simulate_cohort(11, 2, cells_per_sample=300, seed=7, spatial=False)
+    keep = ~(adata.obs[K.TRUE_DOUBLET] | adata.obs[K.TRUE_LOW_QUALITY]).to_numpy()
+    adata = stand_in_annotation(adata[keep].copy())
+    timings = {}
+    for name, run in (("bcr_state", rp.tl.bcr_state), ("clonotypes", rp.tl.clonotypes),
+                      ("diversity", rp.tl.diversity), ("track_clones", rp.tl.track_clones),
+                      ("reconstitution", rp.tl.reconstitution)):
+        start = time.perf_counter()
+        run(adata)
+        timings[name] = round(time.perf_counter() - start, 1)
+    obs = adata.obs
+    print(f"{adata.n_obs} cells; seconds: {timings}")
+    heavy = obs[K.ISOTYPE].notna()
+    assert (obs.loc[heavy, K.ISOTYPE].astype(str) == obs.loc[heavy, K.TRUE_ISOTYPE]).all()
+    assert np.abs(obs.loc[heavy, K.SHM_RATE] - obs.loc[heavy, K.TRUE_SHM_RATE]).max() < 1e-9
+    b = obs[K.TRUE_LINEAGE].isin(["B", "plasma"])
+    accuracy = (obs.loc[b, K.BCR_STATE].astype(object) == obs.loc[b, K.TRUE_BCR_STATE]).mean()
+    cells = (obs[K.RECEPTOR_TYPE] == "BCR") & obs[K.CLONE].notna()
+    ari = adjusted_rand_score(obs.loc[cells, K.TRUE_CLONE], obs.loc[cells, K.CLONE].astype(str))
+    samples = adata.uns[K.CLONE_TRACKING]["samples"]
+    after = samples[(samples["phase"] == "after") & (samples["n_cells"] >= 10)]
+    pre = after.groupby(K.OUTCOME)["frac_preexisting"].mean()
+    outcomes = adata.uns[K.RECONSTITUTION]["outcomes"]
+    naive = outcomes[(outcomes["metric"] == "frac_naive_bcr") & (outcomes[K.TISSUE] == "blood")]
+    print(f"{heavy.sum()} heavy chains; bcr_state accuracy {accuracy:.4f} on {b.sum()} "
+          f"B-lineage cells; BCR clone ARI {ari:.4f}; frac_preexisting after infusion "
+          f"{pre.round(3).to_dict()}")
+    print(naive[[K.TIMEPOINT, "mean_relapse", "mean_remission", "diff_logit", "diff_logit_lo",
+                 "diff_logit_hi", "p", "p_min", "n_relabelings"]].round(4).to_string())
+    assert accuracy >= 0.95
+    assert ari >= 0.98
+    assert pre["remission"] < 0.05
+    assert pre["relapse"] > 0.15
+    late = naive[naive[K.TIMEPOINT] == "M12"].iloc[0]
+    assert late["n_relabelings"] == 55
+    assert late["p"] == pytest.approx(1 / 55)
+    assert late["diff_logit"] < 0
