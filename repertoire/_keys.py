@@ -54,6 +54,20 @@ BCR_STATE = "bcr_state"
 
 LINEAGES = ("B", "plasma", "T", "NK", "myeloid", "other")
 
+# B-cell receptor state, clones and reconstitution
+SHM_SOURCE = "shm_source"
+BCR_EVIDENCE = "bcr_state_evidence"
+BCR_STATES = ("naive_transitional", "memory_unswitched", "memory_switched", "DN", "plasma")
+ISOTYPES = ("IGHM", "IGHD", "IGHG1", "IGHG2", "IGHG3", "IGHG4", "IGHA1", "IGHA2", "IGHE")
+RECEPTOR_TYPE = "receptor_type"
+CLONE = "clone_id"
+CLONE_SIZE = "clone_id_size"
+EXPANSION = "clonal_expansion"
+DIVERSITY = "diversity"
+CLONE_TRACKING = "clone_tracking"
+PREEXISTING = "preexisting"
+RECONSTITUTION = "reconstitution"
+
 # ground truth written by the simulator
 TRUE_PREFIX = "true_"
 TRUE_LINEAGE = "true_lineage"

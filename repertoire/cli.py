@@ -33,6 +33,14 @@ QC_SUMMARY = "samples"
 FIGURE_FORMATS = ("png", "pdf", "svg")
 FIGURES = ("qc", "umap_clusters", "umap_samples")
 RECEPTOR_COLUMNS = ("bcr", "tcr", "spatial")
+# tables and figures of `repertoire bcr` (the workflow's rule expands these names)
+BCR_TABLES = (
+    "bcr_states", "clones", "diversity", "clone_tracking_samples", "clone_tracking_clones",
+    "clone_tracking_occurrences", "reconstitution", "reconstitution_outcomes",
+    "reconstitution_timepoints",
+)
+BCR_FIGURES = ("isotypes", "shm", "clone_tracking", "diversity", "reconstitution_cohort")
+PATIENT_FIGURES = "reconstitution"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common_options()
-    for add in (_add_validate, _add_qc, _add_merge, _add_preprocess, _add_simulate):
+    for add in (_add_validate, _add_qc, _add_merge, _add_preprocess, _add_bcr, _add_simulate):
         add(subparsers, common)
     return parser
 
@@ -483,6 +491,143 @@ def _panels(adata: AnnData, keys: Sequence[str], save: Path) -> None:
     for key, ax in zip(keys, axes[0], strict=True):
         pl.embedding(adata, color=key, ax=ax, show=False)
     fig.savefig(save, bbox_inches="tight")
+
+
+# bcr -----------------------------------------------------------------------------------------
+
+
+def _add_bcr(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = _subcommand(
+        subparsers, common, "bcr", _run_bcr,
+        "Call B-cell states and clones, follow clones over time and measure reconstitution.",
+        """
+        In:  the cohort .h5ad (receptors in .obsm["airr"]; .obs["lineage"], ["cell_type"] and
+             ["car_detected"] are used when present, else the receptor alone decides).
+        Out: OUTPUT, the cohort with .obs isotype, shm_rate, bcr_state, clone_id,
+             clonal_expansion, preexisting and the results in .uns; one tab-separated table
+             per result in --tables (bcr_states, clones, diversity, clone_tracking_samples,
+             clone_tracking_clones, clone_tracking_occurrences, reconstitution (one row per
+             sample), reconstitution_outcomes, reconstitution_timepoints); figures in
+             --figures (isotypes, shm, clone_tracking, diversity, reconstitution_cohort) and
+             one time course per patient in --figures/reconstitution/.
+        """,
+    )
+    parser.add_argument("input", type=Path, metavar="INPUT", help="cohort .h5ad")
+    parser.add_argument("output", type=Path, metavar="OUTPUT", help="where to write the cohort")
+    parser.add_argument("--naive-max-shm", type=_fraction, default=0.01, metavar="F",
+                        help="IGHM/IGHD cells mutated less than this are naive (0.01)")
+    parser.add_argument("--memory-min-shm", type=_fraction, default=0.01, metavar="F",
+                        help="IGHM/IGHD cells mutated at least this much are memory (0.01)")
+    parser.add_argument("--bcr-cutoff", type=int, default=15, metavar="PERCENT",
+                        help="largest junction distance within a B-cell clone, in %% (15)")
+    parser.add_argument("--aplasia-below", type=float, default=5.0, metavar="N",
+                        help="B cells per 1000 cells below which a sample is aplastic (5)")
+    parser.add_argument("--reference-timepoint", default="baseline", metavar="NAME",
+                        help="timepoint the others are compared with within patients (baseline)")
+    parser.add_argument("--n-boot", type=_positive, default=2000, metavar="N",
+                        help="bootstrap resamples of patients per interval (2000)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="seed of rarefaction and bootstrap (0)")
+    parser.add_argument("--threads", type=_positive, default=1, metavar="N",
+                        help="threads for junction distances (1)")
+    parser.add_argument("--tables", type=Path, metavar="DIR",
+                        help="table directory (default: 'tables' beside OUTPUT)")
+    parser.add_argument("--figures", type=Path, metavar="DIR",
+                        help="figure directory (default: 'figures' beside OUTPUT)")
+    parser.add_argument("--figure-format", choices=FIGURE_FORMATS, default="png",
+                        help="figure file format (png)")
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a fraction between 0 and 1")
+    return number
+
+
+def _run_bcr(args: argparse.Namespace) -> None:
+    from . import io, tl
+
+    adata = read_h5ad(args.input)
+    tl.bcr_state(adata, naive_max_shm=args.naive_max_shm, memory_min_shm=args.memory_min_shm)
+    tl.clonotypes(adata, bcr_cutoff=args.bcr_cutoff, n_jobs=args.threads)
+    tl.diversity(adata, random_state=args.seed)
+    tl.track_clones(adata)
+    tl.reconstitution(adata, aplasia_below=args.aplasia_below,
+                      reference_timepoint=args.reference_timepoint, n_boot=args.n_boot,
+                      random_state=args.seed)
+    tables_dir = args.tables or args.output.parent / "tables"
+    for name, table in bcr_tables(adata).items():
+        io.write_table(table, tables_dir / f"{name}.tsv")
+    write_bcr_figures(adata, args.figures or args.output.parent / "figures",
+                      fmt=args.figure_format)
+    io.write_h5ad(adata, args.output)
+
+
+def bcr_tables(adata: AnnData) -> dict[str, pd.DataFrame]:
+    """Collect the tidy tables of the BCR step under the names of :data:`BCR_TABLES`.
+
+    Parameters
+    ----------
+    adata
+        The cohort after :func:`repertoire.tl.bcr_state`, :func:`repertoire.tl.clonotypes`,
+        :func:`repertoire.tl.diversity`, :func:`repertoire.tl.track_clones` and
+        :func:`repertoire.tl.reconstitution` with their default keys.
+
+    Returns
+    -------
+    One table per name of :data:`BCR_TABLES`.
+    """
+    tracking, reconstitution = adata.uns[K.CLONE_TRACKING], adata.uns[K.RECONSTITUTION]
+    return {
+        "bcr_states": adata.uns[K.BCR_STATE]["summary"],
+        "clones": adata.uns[K.CLONE]["clones"],
+        "diversity": adata.uns[K.DIVERSITY]["table"],
+        "clone_tracking_samples": tracking["samples"],
+        "clone_tracking_clones": tracking["clones"],
+        "clone_tracking_occurrences": tracking["occurrences"],
+        "reconstitution": reconstitution["samples"],
+        "reconstitution_outcomes": reconstitution["outcomes"],
+        "reconstitution_timepoints": reconstitution["timepoints"],
+    }
+
+
+def write_bcr_figures(adata: AnnData, directory: Path, *, fmt: str) -> None:
+    """Draw the figures of the BCR step, and one reconstitution time course per patient.
+
+    Parameters
+    ----------
+    adata
+        The cohort after the BCR step (see :func:`bcr_tables`).
+    directory
+        Where to write ``<name>.<fmt>`` for each of :data:`BCR_FIGURES`, and
+        ``reconstitution/<patient>.<fmt>`` for every patient.
+    fmt
+        File format, one of ``png``, ``pdf``, ``svg``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import pl
+
+    drawings = {
+        "isotypes": pl.isotypes, "shm": pl.shm, "clone_tracking": pl.clone_tracking,
+        "diversity": pl.diversity,
+        "reconstitution_cohort": lambda a, **kw: pl.reconstitution_cohort(
+            a, metric="frac_naive_bcr", **kw),
+    }
+    for name in BCR_FIGURES:
+        drawings[name](adata, show=False, save=directory / f"{name}.{fmt}")
+        plt.close("all")
+    patients = adata.uns[K.RECONSTITUTION]["samples"][K.PATIENT].astype(str).unique()
+    (directory / PATIENT_FIGURES).mkdir(parents=True, exist_ok=True)
+    for patient in patients:
+        pl.reconstitution(adata, patient, show=False,
+                          save=directory / PATIENT_FIGURES / f"{patient}.{fmt}")
+        plt.close("all")
+    logger.info("wrote %d figures to %s", len(BCR_FIGURES) + len(patients), directory)
 
 
 # simulate ------------------------------------------------------------------------------------

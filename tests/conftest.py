@@ -45,3 +45,38 @@ def processed(cohort_qc):
     adata = rp.pp.filter_cells(cohort_qc, inplace=False)
     rp.pp.preprocess(adata, n_comps=30)
     return adata
+
+
+def stand_in_annotation(adata):
+    """Fill the transcriptome's calls from the simulator's truth.
+
+    ``.obs["lineage"]``, ``["cell_type"]`` and ``["car_detected"]`` are written by the
+    annotation step; until the tests run it, they are stood in by ``true_lineage``,
+    ``true_cell_type`` and ``true_car`` so that only their source changes later.
+    """
+    from repertoire import _keys as K
+
+    adata.obs[K.LINEAGE] = adata.obs[K.TRUE_LINEAGE].astype("category")
+    adata.obs[K.CELL_TYPE] = adata.obs[K.TRUE_CELL_TYPE].astype("category")
+    adata.obs[K.CAR_DETECTED] = adata.obs[K.TRUE_CAR].astype(bool)
+    return adata
+
+
+@pytest.fixture(scope="session")
+def bcr_cohort():
+    """Four patients (two relapsing), seed 7, about 500 cells per sample, QC'd by the truth.
+
+    Simulated doublets and damaged cells are removed (as QC does), the annotation is stood in
+    by the truth (see :func:`stand_in_annotation`), and the whole BCR analysis has run.
+    """
+    from repertoire import _keys as K
+
+    adata = rp.datasets.simulate_cohort(4, 2, cells_per_sample=500, seed=7, spatial=False)
+    keep = ~(adata.obs[K.TRUE_DOUBLET] | adata.obs[K.TRUE_LOW_QUALITY]).to_numpy()
+    adata = stand_in_annotation(adata[keep].copy())
+    rp.tl.bcr_state(adata)
+    rp.tl.clonotypes(adata)
+    rp.tl.diversity(adata)
+    rp.tl.track_clones(adata)
+    rp.tl.reconstitution(adata, n_boot=500)
+    return adata

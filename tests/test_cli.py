@@ -14,10 +14,18 @@ import pytest
 
 import repertoire
 from repertoire import _keys as K
-from repertoire.cli import FIGURES, build_parser, cluster_counts, main
+from repertoire.cli import (
+    BCR_FIGURES,
+    BCR_TABLES,
+    FIGURES,
+    PATIENT_FIGURES,
+    build_parser,
+    cluster_counts,
+    main,
+)
 from repertoire.io._samplesheet import REQUIRED_COLUMNS
 
-SUBCOMMANDS = ("validate", "qc", "merge", "preprocess", "simulate")
+SUBCOMMANDS = ("validate", "qc", "merge", "preprocess", "bcr", "simulate")
 
 
 def _run(capsys: pytest.CaptureFixture, *argv: object) -> tuple[int, str, str]:
@@ -296,6 +304,46 @@ def test_preprocess_clusters_and_draws(tmp_path: Path, merged: tuple[Path, Path]
     for name in FIGURES:
         assert (figures / f"{name}.png").stat().st_size > 0
     assert sorted(p.name for p in figures.iterdir()) == sorted(f"{n}.png" for n in FIGURES)
+
+
+def test_bcr_writes_tables_figures_and_the_cohort(
+    tmp_path: Path, merged: tuple[Path, Path]
+) -> None:
+    # the merged cohort has no annotation: states come from the receptor alone, and each
+    # patient's day-14 blood is in aplasia
+    output, tables, figures = tmp_path / "bcr.h5ad", tmp_path / "tables", tmp_path / "figures"
+    status = main(["bcr", "-q", str(merged[0]), str(output), "--tables", str(tables),
+                   "--figures", str(figures), "--n-boot", "50"])
+    assert status == 0
+    adata = ad.read_h5ad(output)
+    for column in (K.ISOTYPE, K.SHM_RATE, K.BCR_STATE, K.CLONE, K.EXPANSION, K.PREEXISTING):
+        assert column in adata.obs
+    assert sorted(p.name for p in tables.iterdir()) == sorted(f"{n}.tsv" for n in BCR_TABLES)
+    samples = pd.read_csv(tables / "reconstitution.tsv", sep="\t")
+    assert sorted(samples[K.SAMPLE]) == sorted(adata.obs[K.SAMPLE].unique())
+    day14 = samples[samples[K.TIMEPOINT] == "D14"]
+    assert len(day14) == 2
+    assert (day14["n_B"] == 0).all()
+    assert day14["aplasia"].all()
+    assert day14["frac_naive_bcr"].isna().all()
+    assert samples.loc[samples[K.TIMEPOINT] == "baseline", "frac_naive_bcr"].notna().all()
+    for name in BCR_FIGURES:
+        assert (figures / f"{name}.png").stat().st_size > 0
+    patients = sorted(adata.obs[K.PATIENT].unique())
+    assert sorted(p.name for p in (figures / PATIENT_FIGURES).iterdir()) == [
+        f"{p}.png" for p in patients]
+
+
+def test_bcr_rejects_a_file_without_receptors(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain.h5ad"
+    ad.AnnData(obs=pd.DataFrame({K.SAMPLE: ["S1"], K.PATIENT: ["P1"]}, index=["c1"])).write_h5ad(
+        plain)
+    output = tmp_path / "out.h5ad"
+    status, _, err = _run(capsys, "bcr", plain, output)
+    _assert_one_line_error(status, err, "obsm['airr']")
+    assert not output.exists()
 
 
 def test_cluster_counts_is_tidy() -> None:

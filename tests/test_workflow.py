@@ -16,7 +16,14 @@ from jsonschema import Draft202012Validator
 
 import repertoire
 from repertoire import _keys as K
-from repertoire.cli import FIGURE_FORMATS, FIGURES, build_parser
+from repertoire.cli import (
+    BCR_FIGURES,
+    BCR_TABLES,
+    FIGURE_FORMATS,
+    FIGURES,
+    PATIENT_FIGURES,
+    build_parser,
+)
 from repertoire.io._samplesheet import (
     IDENTIFIER,
     IDENTIFIER_COLUMNS,
@@ -72,6 +79,17 @@ def test_config_schema_agrees_with_the_cli() -> None:
     for option in ("n_top_genes", "n_comps", "seed", "resolutions", "integrate",
                    "figure_format"):
         assert preprocess[option]["default"] == defaults[option], option
+
+
+def test_bcr_config_schema_agrees_with_the_cli() -> None:
+    bcr = _load(SCHEMAS / "config.schema.yaml")["properties"]["bcr"]["properties"]
+    assert bcr["figure_format"]["enum"] == list(FIGURE_FORMATS)
+    defaults = vars(build_parser().parse_args(["bcr", "in.h5ad", "out.h5ad"]))
+    for option in ("naive_max_shm", "memory_min_shm", "bcr_cutoff", "aplasia_below",
+                   "reference_timepoint", "n_boot", "seed", "figure_format"):
+        assert bcr[option]["default"] == defaults[option], option
+    config = _load(WORKFLOW / "config" / "config.yaml")["bcr"]
+    assert config == {option: bcr[option]["default"] for option in bcr}
 
 
 def test_bundled_config_is_valid_and_uses_the_example_cohort() -> None:
@@ -142,7 +160,18 @@ def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
     assert clusters["n_cells"].sum() == 2 * adata.n_obs
     for name in FIGURES:
         assert (results / "figures" / f"{name}.png").stat().st_size > 0
-    for log in ("merge.log", "preprocess.log", f"qc/{samples[0]}.log"):
+    bcr = ad.read_h5ad(results / "cohort_bcr.h5ad")
+    assert bcr.n_obs == adata.n_obs
+    assert {K.BCR_STATE, K.CLONE, K.PREEXISTING} <= set(bcr.obs.columns)
+    reconstitution = pd.read_csv(results / "tables" / "reconstitution.tsv", sep="\t")
+    assert sorted(reconstitution[K.SAMPLE]) == sorted(set(adata.obs[K.SAMPLE]))
+    assert reconstitution.loc[reconstitution["n_B"] == 0, "aplasia"].all()
+    for name in BCR_TABLES:
+        assert (results / "tables" / f"{name}.tsv").exists(), name
+    for name in BCR_FIGURES:
+        assert (results / "figures" / f"{name}.png").stat().st_size > 0
+    assert len(list((results / "figures" / PATIENT_FIGURES).glob("*.png"))) == 2
+    for log in ("merge.log", "preprocess.log", "bcr.log", f"qc/{samples[0]}.log"):
         assert (results / "logs" / log).exists()
 
     again = _snakemake("--configfile", config, "--cores", 2, "-d", run, "-n")

@@ -119,7 +119,10 @@ def read_vdj(path: str | os.PathLike) -> AnnData:
             warnings.simplefilter("ignore", category=UserWarning)
             if name.endswith((".tsv", ".tsv.gz")):
                 table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-                _require_columns(path, table, ("cell_id", "locus", "junction_aa"))
+                _require_columns(path, table, ("cell_id", "junction_aa"))
+                if "locus" not in table.columns:
+                    # Cell Ranger's airr_rearrangement.tsv has none; scirpy infers it
+                    _require_columns(path, table, ("v_call",))
                 adata = ir.io.read_airr(_typed_airr(table)) if len(table) else _no_cells()
             elif name.endswith(".json"):
                 adata = ir.io.read_10x_vdj(path)

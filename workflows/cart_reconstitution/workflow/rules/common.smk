@@ -7,7 +7,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from repertoire import InputError
-from repertoire.cli import FIGURES
+from repertoire.cli import BCR_FIGURES, BCR_TABLES, FIGURES, PATIENT_FIGURES
 from repertoire.io import read_samplesheet
 from repertoire.io._samplesheet import FILE_COLUMNS
 

@@ -1,0 +1,194 @@
+"""B-cell reconstitution and CAR-T kinetics: one patient's time course, and the cohort's."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .. import _keys as K
+from .._docs import doc_params
+from .._errors import InputError
+from ._utils import finish, new_axes, palette
+
+OUTCOME_COLORS = {"remission": "#1f77b4", "relapse": "#d62728", "unknown": "#7f7f7f"}
+SUBSETS = ("naive", "memory", "switched", "DN", "plasma")
+SOURCE_STYLE = {"tx": ("-", "o", "transcriptome"), "bcr": ("--", "s", "BCR")}
+
+
+def result_table(adata: AnnData, key: str, table: str, producer: str) -> pd.DataFrame:
+    """A table of ``.uns[key]``, or :class:`InputError` naming the function that makes it."""
+    record = adata.uns.get(key)
+    if not isinstance(record, dict) or table not in record:
+        raise InputError(f"'.uns['{key}']['{table}']' is missing; run {producer} first.")
+    return record[table]
+
+
+def _interval(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Error-bar lengths below and above ``column`` from its ``_lo``/``_hi`` columns."""
+    value = frame[column].to_numpy(dtype=float)
+    below = value - frame[f"{column}_lo"].to_numpy(dtype=float)
+    above = frame[f"{column}_hi"].to_numpy(dtype=float) - value
+    return np.clip(np.vstack([below, above]), 0.0, None)
+
+
+def _axes(ax: Axes | Sequence[Axes] | None, n: int, figsize: tuple[float, float]):
+    if ax is None:
+        fig, axes = plt.subplots(n, 1, figsize=figsize, sharex=True, squeeze=False,
+                                 layout="constrained")
+        return fig, list(axes[:, 0]), True
+    axes = [ax] if isinstance(ax, Axes) else list(ax)
+    if len(axes) != n:
+        raise InputError(f"ax holds {len(axes)} axes; this figure draws {n} panels.")
+    return axes[0].figure, axes, False
+
+
+@doc_params
+def reconstitution(
+    adata: AnnData,
+    patient: str,
+    *,
+    tissue: str = "blood",
+    key: str = K.RECONSTITUTION,
+    ax: Axes | Sequence[Axes] | None = None,
+    show: bool | None = None,
+    save: str | os.PathLike | None = None,
+) -> Figure:
+    """Draw one patient's B-cell reconstitution and CAR-T kinetics over time.
+
+    Three panels against days since infusion: B cells per 1000 cells (aplastic samples
+    shaded); the B-cell subset fractions from the transcriptome (solid) and the BCR (dashed);
+    and the CAR-detected share of T cells. Bars are Wilson 95% intervals. Samples without B
+    cells have no subset fractions to draw and show as aplasia.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.reconstitution`.
+    patient
+        The ``patient_id`` to draw.
+    tissue
+        Samples of this tissue are drawn.
+    key
+        Key of the reconstitution results in ``.uns``.
+    ax
+        Three axes to draw into; a new figure is made when ``None``.
+    show
+        Show the figure (default: only when not saving and running interactively).
+    save
+        Write the figure to this path (format from its suffix).
+
+    Returns
+    -------
+    The figure drawn into.
+    """
+    samples = result_table(adata, key, "samples", "repertoire.tl.reconstitution")
+    mine = samples[(samples[K.PATIENT].astype(str) == str(patient))]
+    if mine.empty:
+        raise InputError(f"patient '{patient}' has no sample in .uns['{key}']['samples'].")
+    mine = mine[mine[K.TISSUE].astype(str) == tissue].sort_values(K.DAY)
+    fig, (top, middle, bottom), owned = _axes(ax, 3, (6.5, 8.0))
+    day = mine[K.DAY].to_numpy(dtype=float)
+    for aplastic in day[mine["aplasia"].to_numpy(dtype=bool)]:
+        top.axvspan(aplastic - 4, aplastic + 4, color="#eeeeee", zorder=0)
+    top.errorbar(day, mine["B_per_1000"], yerr=_interval(mine, "B_per_1000"), marker="o",
+                 color="black", capsize=3)
+    top.set_ylabel("B cells per 1000")
+    top.set_title(f"{patient} ({tissue}; shaded: aplasia)", fontsize="medium")
+    colors = dict(zip(SUBSETS, palette(len(SUBSETS)), strict=True))
+    for subset in SUBSETS:
+        for source, (style, marker, _) in SOURCE_STYLE.items():
+            column = f"frac_{subset}_{source}"
+            shown = mine[column].notna().to_numpy()
+            if shown.any():
+                middle.errorbar(day[shown], mine.loc[shown, column],
+                                yerr=_interval(mine[shown], column), linestyle=style,
+                                marker=marker, color=colors[subset], capsize=2, markersize=4,
+                                label=f"{subset} ({SOURCE_STYLE[source][2]})")
+    middle.set_ylim(-0.02, 1.02)
+    middle.set_ylabel("fraction of B cells")
+    if middle.get_legend_handles_labels()[0]:
+        middle.legend(fontsize="x-small", ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1))
+    shown = mine["frac_car"].notna().to_numpy()
+    bottom.errorbar(day[shown], mine.loc[shown, "frac_car"],
+                    yerr=_interval(mine[shown], "frac_car"), marker="o", color="#9467bd",
+                    capsize=3)
+    bottom.set_ylabel("CAR-detected\nfraction of T cells")
+    bottom.set_xlabel("days since infusion")
+    for axis in (top, middle, bottom):
+        axis.axvline(0, color="grey", linewidth=0.8, linestyle=":")
+    finish(fig, show=show, save=save, owned=owned)
+    return fig
+
+
+@doc_params
+def reconstitution_cohort(
+    adata: AnnData,
+    *,
+    metric: str = "frac_naive_tx",
+    tissue: str = "blood",
+    key: str = K.RECONSTITUTION,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    save: str | os.PathLike | None = None,
+) -> Axes:
+    """Draw one reconstitution measure for every patient, coloured by outcome, over timepoints.
+
+    Thin lines join each patient's samples; thick lines join each outcome's median. Above each
+    timepoint stands the patient-level p-value of relapse against remission with the minimum
+    attainable p (``.uns[key]["outcomes"]``).
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.reconstitution`.
+    metric
+        A column of the sample table, for example ``frac_naive_bcr`` or ``B_per_1000``.
+    tissue
+        Samples of this tissue are drawn.
+    key
+        Key of the reconstitution results in ``.uns``.
+    {plot}
+
+    Returns
+    -------
+    The axes drawn into.
+    """
+    samples = result_table(adata, key, "samples", "repertoire.tl.reconstitution")
+    if metric not in samples:
+        raise InputError(f"metric '{metric}' is not a column of .uns['{key}']['samples'].")
+    table = samples[samples[K.TISSUE].astype(str) == tissue]
+    order = list(table.groupby(K.TIMEPOINT, observed=True)[K.DAY].median().sort_values().index)
+    position = {t: i for i, t in enumerate(order)}
+    ax, owned = new_axes(ax, (max(5.0, 1.0 + 0.9 * len(order)), 4.5))
+    x = table[K.TIMEPOINT].map(position)
+    for _, rows in table.assign(x=x).sort_values("x").groupby(K.PATIENT, observed=True):
+        outcome = str(rows[K.OUTCOME].iloc[0])
+        ax.plot(rows["x"], rows[metric], color=OUTCOME_COLORS.get(outcome, "grey"), alpha=0.35,
+                linewidth=0.8, marker="o", markersize=3)
+    for outcome, rows in table.assign(x=x).groupby(K.OUTCOME, observed=True):
+        median = rows.groupby("x")[metric].median()
+        ax.plot(median.index, median.to_numpy(), color=OUTCOME_COLORS.get(str(outcome), "grey"),
+                linewidth=2.5, label=f"{outcome} (median)")
+    tests = adata.uns[key].get("outcomes")
+    if isinstance(tests, pd.DataFrame) and not tests.empty:
+        mine = tests[(tests["metric"] == metric) & (tests[K.TISSUE].astype(str) == tissue)]
+        for _, row in mine.iterrows():
+            if row[K.TIMEPOINT] in position:
+                ax.annotate(f"p={row['p']:.2g}\n(min {row['p_min']:.2g})",
+                            (position[row[K.TIMEPOINT]], 1.0), xycoords=("data", "axes fraction"),
+                            ha="center", va="bottom", fontsize="x-small")
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels(order)
+    ax.set_ylabel(metric)
+    ax.set_xlabel("timepoint")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small", loc="best")
+    finish(ax.figure, show=show, save=save, owned=owned)
+    return ax

@@ -1,0 +1,382 @@
+"""Clones, diversity, clone tracking, reconstitution and their plots, against the truth.
+
+The cohort (``bcr_cohort``) stands in ``.obs["lineage"]``, ``["cell_type"]`` and
+``["car_detected"]`` from the simulator's truth; see ``stand_in_annotation`` in conftest.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import anndata as ad
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import stand_in_annotation
+from sklearn.metrics import adjusted_rand_score
+
+import repertoire as rp
+from repertoire import _keys as K
+from repertoire.tl._diversity import hill_numbers, rarefied_richness
+from repertoire.tl._labels import TX_STATE
+
+# clones ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("receptor", ["BCR", "TCR"])
+def test_clones_recover_the_true_clones(bcr_cohort: ad.AnnData, receptor: str) -> None:
+    obs = bcr_cohort.obs
+    cells = (obs[K.RECEPTOR_TYPE] == receptor) & obs[K.CLONE].notna()
+    truth, found = obs.loc[cells, K.TRUE_CLONE], obs.loc[cells, K.CLONE].astype(str)
+    ari = adjusted_rand_score(truth, found)
+    purity = pd.crosstab(found, truth).max(axis=1).sum() / cells.sum()
+    expanded = found.map(found.value_counts()) > 1
+    ari_expanded = adjusted_rand_score(truth[expanded], found[expanded])
+    print(f"{receptor} clones: ARI {ari:.4f}, purity {purity:.4f} over {cells.sum()} cells "
+          f"({(obs[K.RECEPTOR_TYPE] == receptor).sum()} with a {receptor}); ARI among cells of "
+          f"expanded clones {ari_expanded:.4f}; {found.nunique()} clones, {truth.nunique()} true")
+    if receptor == "BCR":
+        assert ari >= 0.98
+        assert purity >= 0.99
+    else:  # scirpy's default: both arms must match, so a lost TRA splits a clone
+        assert purity >= 0.99
+
+
+def test_clones_stay_within_patients(bcr_cohort: ad.AnnData) -> None:
+    obs = bcr_cohort.obs[bcr_cohort.obs[K.CLONE].notna()]
+    patients = obs.groupby(K.CLONE, observed=True)[K.PATIENT].nunique()
+    assert (patients == 1).all()
+    assert (obs[K.CLONE].astype(str).str.split("_").str[0] == obs[K.PATIENT].astype(str)).all()
+    clones = bcr_cohort.uns[K.CLONE]["clones"]
+    sizes = obs[K.CLONE].astype(str).value_counts()
+    assert (clones.set_index(K.CLONE)["n_cells"] == sizes.reindex(clones[K.CLONE])).all()
+    assert (obs[K.CLONE_SIZE] == obs[K.CLONE].astype(str).map(sizes)).all()
+    assert set(obs[K.EXPANSION].dropna()) <= {"<= 1", "<= 2", "> 2"}
+
+
+def test_hill_numbers_by_hand() -> None:
+    # clone counts 2, 1, 1: p = 1/2, 1/4, 1/4
+    values = hill_numbers([2, 1, 1])
+    assert values[0] == 3
+    assert values[1] == pytest.approx(math.exp(-(0.5 * math.log(0.5) + 0.5 * math.log(0.25))))
+    assert values[1] == pytest.approx(2 * math.sqrt(2))
+    assert values[2] == pytest.approx(1 / (0.25 + 0.0625 + 0.0625))
+    assert np.isnan(hill_numbers([0, 0])).all()
+    # rarefying 4 cells (2, 1, 1) to 2: clone 1 is missed with chance C(2,2)/C(4,2) = 1/6,
+    # each singleton with chance C(3,2)/C(4,2) = 1/2: expected 5/6 + 1/2 + 1/2
+    assert rarefied_richness([2, 1, 1], 2) == pytest.approx(11 / 6)
+
+
+def test_diversity_rarefies_and_averages(bcr_cohort: ad.AnnData) -> None:
+    table = rp.tl.diversity(bcr_cohort, depth=15, n_draws=400, inplace=False)
+    obs = bcr_cohort.obs
+    chosen = (obs[K.RECEPTOR_TYPE] == "BCR") & obs[K.CLONE].notna()
+    rows = table[(table["q"] == 0) & table["hill"].notna()]
+    gaps = []
+    for _, row in rows.iterrows():
+        counts = obs.loc[chosen & (obs[K.SAMPLE] == row[K.SAMPLE]), K.CLONE].value_counts()
+        gaps.append(abs(row["hill"] - rarefied_richness(counts[counts > 0].to_numpy(), 15)))
+    print(f"q=0 after rarefying to 15 cells: mean of 400 draws within {max(gaps):.3f} of "
+          f"Hurlbert's expected richness on {len(gaps)} samples")
+    assert max(gaps) < 0.1
+    small = table[table["n_cells"] < 15]
+    assert small["hill"].isna().all()
+    assert (small["n_cells"] == 0).any()
+    again = rp.tl.diversity(bcr_cohort, depth=15, n_draws=400, inplace=False)
+    pd.testing.assert_frame_equal(table, again)
+    stored = bcr_cohort.uns[K.DIVERSITY]
+    assert stored["params"]["depth"] >= stored["params"]["min_cells"]
+
+
+# clone tracking --------------------------------------------------------------------------------
+
+
+def test_preexisting_is_rare_in_remission_and_common_in_relapse(bcr_cohort: ad.AnnData) -> None:
+    samples = bcr_cohort.uns[K.CLONE_TRACKING]["samples"]
+    after = samples[(samples["phase"] == "after") & (samples["n_cells"] >= 10)]
+    truth = bcr_cohort.obs.groupby(K.SAMPLE, observed=True)[K.TRUE_PREEXISTING].mean()
+    shown = after[[K.SAMPLE, K.OUTCOME, "n_cells", "frac_preexisting", "frac_preexisting_lo",
+                   "frac_preexisting_hi"]].assign(
+        true_preexisting_all_cells=after[K.SAMPLE].map(truth))
+    print(shown.to_string())
+    remission = after.loc[after[K.OUTCOME] == "remission", "frac_preexisting"]
+    relapse = after.loc[after[K.OUTCOME] == "relapse", "frac_preexisting"]
+    print(f"frac_preexisting after infusion: remission mean {remission.mean():.3f} "
+          f"(max {remission.max():.3f}), relapse mean {relapse.mean():.3f}")
+    assert remission.mean() < 0.05
+    assert relapse.mean() > 0.15
+    assert relapse.mean() > 4 * remission.mean()
+
+
+def test_tracked_clones_come_from_baseline(bcr_cohort: ad.AnnData) -> None:
+    tracking = bcr_cohort.uns[K.CLONE_TRACKING]
+    obs = bcr_cohort.obs
+    flagged = obs[K.PREEXISTING].astype("boolean")
+    assert flagged[obs[K.DAY] < 0].isna().all()
+    returned = tracking["clones"][tracking["clones"]["returned"]]
+    assert (returned["first_day_after"] > 0).all()
+    assert (returned["n_cells_baseline"] > 0).all()
+    # every pre-existing call is a clone the truth also calls pre-existing
+    assert obs.loc[flagged.fillna(False).astype(bool), K.TRUE_PREEXISTING].all()
+    occurrences = tracking["occurrences"]
+    assert set(occurrences[K.CLONE]) == set(tracking["clones"][K.CLONE])
+    assert occurrences["n_cells"].sum() == (
+        tracking["clones"]["n_cells_baseline"] + tracking["clones"]["n_cells_after"]
+    ).sum()
+    print(f"{len(tracking['clones'])} baseline B-cell clones, {len(returned)} seen again; "
+          "cell types of returning cells:")
+    print(occurrences[occurrences["phase"] == "after"].groupby(K.CELL_TYPE, observed=True)[
+        "n_cells"].sum().to_string())
+
+
+# reconstitution --------------------------------------------------------------------------------
+
+
+def _true_fractions(adata: ad.AnnData, cells: pd.Series, state: pd.Series) -> pd.DataFrame:
+    """Fractions of the truth's states over the same cells, per sample."""
+    frame = pd.DataFrame({"sample": adata.obs[K.SAMPLE].astype(str), "state": state})[cells]
+    b = frame[frame["state"] != "plasma"]
+    return pd.DataFrame({
+        "naive": b.groupby("sample")["state"].apply(lambda s: (s == "naive_transitional").mean()),
+        "memory": b.groupby("sample")["state"].apply(
+            lambda s: s.isin(["memory_unswitched", "memory_switched", "DN"]).mean()),
+        "switched": b.groupby("sample")["state"].apply(lambda s: (s == "memory_switched").mean()),
+        "DN": b.groupby("sample")["state"].apply(lambda s: (s == "DN").mean()),
+    })
+
+
+def test_reconstitution_fractions_match_the_truth(bcr_cohort: ad.AnnData) -> None:
+    samples = bcr_cohort.uns[K.RECONSTITUTION]["samples"].set_index(K.SAMPLE)
+    obs = bcr_cohort.obs
+    truth_state = obs[K.TRUE_BCR_STATE].astype(object)
+    sides = {
+        # transcriptome side: every B-lineage cell of the (stood-in) annotation
+        "tx": obs[K.LINEAGE].isin(["B", "plasma"]),
+        # BCR side: B-lineage cells whose heavy chain gave an isotype or an SHM rate
+        "bcr": obs[K.LINEAGE].isin(["B", "plasma"])
+        & (obs[K.ISOTYPE].notna() | obs[K.SHM_RATE].notna()),
+    }
+    worst = {}
+    for source, cells in sides.items():
+        truth = _true_fractions(bcr_cohort, cells, truth_state)
+        big = samples.index[samples[f"n_B_{source}"] >= 50]
+        gaps = pd.DataFrame({
+            subset: (samples.loc[big, f"frac_{subset}_{source}"]
+                     - truth.loc[big, subset]).abs()
+            for subset in ("naive", "memory", "switched", "DN")
+        })
+        worst[source] = gaps.max().max()
+        print(f"{source}: {len(big)} samples with >= 50 B cells; largest gap to the truth per "
+              f"subset (percentage points): {(100 * gaps.max()).round(2).to_dict()}")
+        assert len(big) >= 5
+        assert worst[source] <= 0.03
+    assert samples["n_B"].equals(
+        obs[obs[K.TRUE_LINEAGE] == "B"].groupby(K.SAMPLE, observed=True).size()
+        .reindex(samples.index, fill_value=0))
+
+
+def test_reconstitution_car_and_aplasia(bcr_cohort: ad.AnnData) -> None:
+    samples = bcr_cohort.uns[K.RECONSTITUTION]["samples"]
+    obs = bcr_cohort.obs
+    t_cells = obs[obs[K.TRUE_LINEAGE] == "T"]
+    car = t_cells.groupby(K.SAMPLE, observed=True)[K.TRUE_CAR].mean()
+    np.testing.assert_allclose(samples.set_index(K.SAMPLE)["frac_car"].loc[car.index], car)
+    print(samples.groupby(K.TIMEPOINT, observed=True)[["frac_car", "B_per_1000"]].median()
+          .round(3).to_string())
+    empty = samples[samples["n_B"] == 0]
+    assert len(empty) >= 4
+    assert empty["aplasia"].all()
+    fractions = [c for c in samples.columns
+                 if c.startswith("frac_") and ("_tx" in c or "_bcr" in c)]
+    assert empty[fractions].isna().all().all()
+    assert empty["mean_shm"].isna().all()
+    baseline = samples[samples[K.TIMEPOINT] == "baseline"]
+    assert not baseline["aplasia"].any()
+
+
+def test_patient_level_comparisons(bcr_cohort: ad.AnnData) -> None:
+    outcomes = bcr_cohort.uns[K.RECONSTITUTION]["outcomes"]
+    naive = outcomes[(outcomes["metric"] == "frac_naive_bcr") & (outcomes[K.TISSUE] == "blood")
+                     & (outcomes[K.TIMEPOINT] == "M12")].iloc[0]
+    print(outcomes[outcomes[K.TIMEPOINT] == "M12"].round(3).to_string())
+    # 2 relapses among 4 patients: C(4, 2) = 6 relabelings, two-sided p >= 2/6
+    assert naive["n_relabelings"] == 6
+    assert naive["p_min"] == pytest.approx(2 / 6)
+    assert naive["p"] >= naive["p_min"]
+    assert naive["diff_logit"] < 0
+    assert naive["diff_logit_lo"] <= naive["diff_logit"] <= naive["diff_logit_hi"]
+    timepoints = bcr_cohort.uns[K.RECONSTITUTION]["timepoints"]
+    aplasia = timepoints[(timepoints["metric"] == "B_per_1000") & (timepoints[K.TIMEPOINT] == "D14")
+                         & (timepoints["group"] == "all") & (timepoints[K.TISSUE] == "blood")]
+    print(aplasia.round(4).to_string())
+    assert aplasia["n_sign_patterns"].iloc[0] == 2**4
+    assert aplasia["change_logit"].iloc[0] < 0
+    assert aplasia["p"].iloc[0] == pytest.approx(2 / 16)
+
+
+def test_inplace_false_returns_what_inplace_stores(bcr_cohort: ad.AnnData) -> None:
+    tables = rp.tl.reconstitution(bcr_cohort, n_boot=500, inplace=False)
+    stored = bcr_cohort.uns[K.RECONSTITUTION]
+    for name in ("samples", "outcomes", "timepoints"):
+        pd.testing.assert_frame_equal(tables[name], stored[name])
+    tracking = rp.tl.track_clones(bcr_cohort, inplace=False)
+    pd.testing.assert_frame_equal(tracking["samples"], bcr_cohort.uns[K.CLONE_TRACKING]["samples"])
+    clones = rp.tl.clonotypes(bcr_cohort, inplace=False)
+    assert clones[K.CLONE].astype(str).equals(bcr_cohort.obs[K.CLONE].astype(str))
+
+
+# a sample without B cells, through everything ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aplastic(bcr_cohort: ad.AnnData) -> ad.AnnData:
+    """One patient's baseline and day-14 blood (no B cell), analysed on their own."""
+    obs = bcr_cohort.obs
+    patient = obs[K.PATIENT].iloc[0]
+    keep = (obs[K.PATIENT] == patient) & obs[K.TIMEPOINT].isin(["baseline", "D14"]) & (
+        obs[K.TISSUE] == "blood")
+    adata = ad.AnnData(obs=obs.loc[keep, [K.SAMPLE, K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE,
+                                          K.OUTCOME, *[c for c in obs if c.startswith("true_")]]])
+    adata.obsm[K.AIRR] = bcr_cohort[keep.to_numpy()].copy().obsm[K.AIRR]
+    stand_in_annotation(adata)
+    assert adata.obs.loc[adata.obs[K.TIMEPOINT] == "D14", K.TRUE_LINEAGE].ne("B").all()
+    rp.tl.bcr_state(adata)
+    rp.tl.clonotypes(adata)
+    rp.tl.diversity(adata)
+    rp.tl.track_clones(adata)
+    rp.tl.reconstitution(adata, n_boot=100)
+    return adata
+
+
+def test_zero_b_cell_sample_flows_through(aplastic: ad.AnnData) -> None:
+    samples = aplastic.uns[K.RECONSTITUTION]["samples"].set_index(K.TIMEPOINT)
+    row = samples.loc["D14"]
+    print(row[["n_cells", "n_B", "B_per_1000", "frac_naive_tx", "frac_naive_bcr", "aplasia"]])
+    assert row["n_B"] == 0
+    assert row["aplasia"]
+    assert np.isnan(row["frac_naive_tx"])
+    assert np.isnan(row["frac_naive_bcr"])
+    assert np.isnan(row["frac_naive_tx_lo"])
+    tracking = aplastic.uns[K.CLONE_TRACKING]["samples"].set_index(K.TIMEPOINT)
+    assert tracking.loc["D14", "n_cells"] == 0
+    assert np.isnan(tracking.loc["D14", "frac_preexisting"])
+    diversity = aplastic.uns[K.DIVERSITY]["table"]
+    assert diversity.loc[diversity[K.SAMPLE].str.contains("D14"), "hill"].isna().all()
+
+
+def test_a_cohort_without_any_b_cell(aplastic: ad.AnnData, tmp_path: Path) -> None:
+    only = aplastic[(aplastic.obs[K.TIMEPOINT] == "D14").to_numpy()].copy()
+    only.obsm[K.AIRR] = only.obsm[K.AIRR][:, :0]  # no receptor at all
+    for key in (K.ISOTYPE, K.BCR_STATE, K.CLONE):
+        del only.obs[key]
+    rp.tl.bcr_state(only)
+    rp.tl.clonotypes(only)
+    rp.tl.diversity(only)
+    rp.tl.track_clones(only)
+    rp.tl.reconstitution(only, n_boot=100)
+    samples = only.uns[K.RECONSTITUTION]["samples"]
+    assert samples["n_B"].tolist() == [0]
+    assert samples["aplasia"].tolist() == [True]
+    assert only.obs[K.BCR_STATE].isna().all()
+    assert only.uns[K.CLONE]["clones"].empty
+    _draw_everything(only, tmp_path, str(only.obs[K.PATIENT].iloc[0]))
+
+
+def _draw_everything(adata: ad.AnnData, directory: Path, patient: str) -> list[Path]:
+    paths = {name: directory / f"{name}.png" for name in (
+        "reconstitution", "cohort", "isotypes", "shm", "tracking", "tracking_one", "diversity")}
+    rp.pl.reconstitution(adata, patient, save=paths["reconstitution"])
+    rp.pl.reconstitution_cohort(adata, metric="frac_naive_bcr", save=paths["cohort"])
+    rp.pl.isotypes(adata, save=paths["isotypes"])
+    rp.pl.shm(adata, save=paths["shm"])
+    rp.pl.clone_tracking(adata, save=paths["tracking"])
+    rp.pl.clone_tracking(adata, patient, save=paths["tracking_one"])
+    rp.pl.diversity(adata, save=paths["diversity"])
+    plt.close("all")
+    for path in paths.values():
+        assert path.stat().st_size > 0
+    return list(paths.values())
+
+
+def test_plots_of_the_cohort_and_of_aplasia(
+    bcr_cohort: ad.AnnData, aplastic: ad.AnnData, tmp_path: Path
+) -> None:
+    relapse = bcr_cohort.obs.loc[bcr_cohort.obs[K.OUTCOME] == "relapse", K.PATIENT].iloc[0]
+    written = _draw_everything(bcr_cohort, tmp_path / "cohort", str(relapse))
+    written += _draw_everything(aplastic, tmp_path / "aplastic",
+                                str(aplastic.obs[K.PATIENT].iloc[0]))
+    print(f"drew {len(written)} figures")
+
+
+def test_plots_return_what_they_draw_into(bcr_cohort: ad.AnnData) -> None:
+    _, axes = plt.subplots(1, 3)
+    assert rp.pl.isotypes(bcr_cohort, ax=axes[0], show=False) is axes[0]
+    assert rp.pl.shm(bcr_cohort, ax=axes[1], show=False) is axes[1]
+    assert rp.pl.diversity(bcr_cohort, ax=axes[2], show=False) is axes[2]
+    patient = str(bcr_cohort.obs[K.PATIENT].iloc[0])
+    three = plt.subplots(3, 1)[1]
+    assert rp.pl.reconstitution(bcr_cohort, patient, ax=three, show=False) is three[0].figure
+    with pytest.raises(rp.InputError, match="3 panels"):
+        rp.pl.reconstitution(bcr_cohort, patient, ax=axes[:2], show=False)
+    with pytest.raises(rp.InputError, match="patient 'nobody'"):
+        rp.pl.reconstitution(bcr_cohort, "nobody", show=False)
+    plt.close("all")
+
+
+def test_functions_name_what_is_missing() -> None:
+    bare = ad.AnnData(obs=pd.DataFrame({K.SAMPLE: ["a"]}, index=["c1"]))
+    with pytest.raises(rp.InputError, match="clonotypes"):
+        rp.tl.track_clones(bare)
+    with pytest.raises(rp.InputError, match="clonotypes"):
+        rp.tl.diversity(bare)
+    with pytest.raises(rp.InputError, match="reconstitution"):
+        rp.pl.reconstitution(bare, "P01")
+    assert set(TX_STATE) <= set(rp.datasets._design.CELL_TYPES)
+
+
+# the full-size cohort ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_full_cohort_of_eleven_patients() -> None:
+    import time
+
+    adata = rp.datasets.simulate_cohort(11, 2, cells_per_sample=300, seed=7, spatial=False)
+    keep = ~(adata.obs[K.TRUE_DOUBLET] | adata.obs[K.TRUE_LOW_QUALITY]).to_numpy()
+    adata = stand_in_annotation(adata[keep].copy())
+    timings = {}
+    for name, run in (("bcr_state", rp.tl.bcr_state), ("clonotypes", rp.tl.clonotypes),
+                      ("diversity", rp.tl.diversity), ("track_clones", rp.tl.track_clones),
+                      ("reconstitution", rp.tl.reconstitution)):
+        start = time.perf_counter()
+        run(adata)
+        timings[name] = round(time.perf_counter() - start, 1)
+    obs = adata.obs
+    print(f"{adata.n_obs} cells; seconds: {timings}")
+    heavy = obs[K.ISOTYPE].notna()
+    assert (obs.loc[heavy, K.ISOTYPE].astype(str) == obs.loc[heavy, K.TRUE_ISOTYPE]).all()
+    assert np.abs(obs.loc[heavy, K.SHM_RATE] - obs.loc[heavy, K.TRUE_SHM_RATE]).max() < 1e-9
+    b = obs[K.TRUE_LINEAGE].isin(["B", "plasma"])
+    accuracy = (obs.loc[b, K.BCR_STATE].astype(object) == obs.loc[b, K.TRUE_BCR_STATE]).mean()
+    cells = (obs[K.RECEPTOR_TYPE] == "BCR") & obs[K.CLONE].notna()
+    ari = adjusted_rand_score(obs.loc[cells, K.TRUE_CLONE], obs.loc[cells, K.CLONE].astype(str))
+    samples = adata.uns[K.CLONE_TRACKING]["samples"]
+    after = samples[(samples["phase"] == "after") & (samples["n_cells"] >= 10)]
+    pre = after.groupby(K.OUTCOME)["frac_preexisting"].mean()
+    outcomes = adata.uns[K.RECONSTITUTION]["outcomes"]
+    naive = outcomes[(outcomes["metric"] == "frac_naive_bcr") & (outcomes[K.TISSUE] == "blood")]
+    print(f"{heavy.sum()} heavy chains; bcr_state accuracy {accuracy:.4f} on {b.sum()} "
+          f"B-lineage cells; BCR clone ARI {ari:.4f}; frac_preexisting after infusion "
+          f"{pre.round(3).to_dict()}")
+    print(naive[[K.TIMEPOINT, "mean_relapse", "mean_remission", "diff_logit", "diff_logit_lo",
+                 "diff_logit_hi", "p", "p_min", "n_relabelings"]].round(4).to_string())
+    assert accuracy >= 0.95
+    assert ari >= 0.98
+    assert pre["remission"] < 0.05
+    assert pre["relapse"] > 0.15
+    late = naive[naive[K.TIMEPOINT] == "M12"].iloc[0]
+    assert late["n_relabelings"] == 55
+    assert late["p"] == pytest.approx(1 / 55)
+    assert late["diff_logit"] < 0
