@@ -373,16 +373,27 @@ def concat_samples(parts: Sequence[AnnData], *, index_chains: bool = True) -> An
 
 
 def _categorical_metadata(adata: AnnData) -> None:
-    """Sample metadata as categoricals; timepoints ordered by their median day."""
-    for column in adata.obs.columns:
-        if column in (K.BARCODE, K.DAY) or adata.obs[column].dtype.kind in "fiub":
+    """Sample metadata as categoricals.
+
+    Timepoints are ordered by their median day and samples by patient, day and tissue, so that
+    tables and figures list them in the order of the study.
+    """
+    obs = adata.obs
+    for column in obs.columns:
+        if column in (K.BARCODE, K.DAY) or obs[column].dtype.kind in "fiub":
             continue
-        if column == K.TIMEPOINT and K.DAY in adata.obs:
-            order = adata.obs.groupby(column, observed=True)[K.DAY].median().sort_values().index
-            adata.obs[column] = pd.Categorical(adata.obs[column], categories=list(order))
+        if column == K.TIMEPOINT and K.DAY in obs:
+            order = obs.groupby(column, observed=True)[K.DAY].median().sort_values().index
+            obs[column] = pd.Categorical(obs[column], categories=list(order))
+        elif column == K.SAMPLE and {K.PATIENT, K.DAY, K.TISSUE} <= set(obs.columns):
+            samples = obs[[K.SAMPLE, K.PATIENT, K.DAY, K.TISSUE]].drop_duplicates(K.SAMPLE)
+            order = samples.astype({K.PATIENT: str, K.TISSUE: str}).sort_values(
+                [K.PATIENT, K.DAY, K.TISSUE, K.SAMPLE]
+            )[K.SAMPLE]
+            obs[column] = pd.Categorical(obs[column], categories=list(order))
         elif column == K.OUTCOME:
-            adata.obs[column] = pd.Categorical(adata.obs[column], categories=list(K.OUTCOMES))
+            obs[column] = pd.Categorical(obs[column], categories=list(K.OUTCOMES))
         else:
-            adata.obs[column] = pd.Categorical(adata.obs[column])
-    if K.DAY in adata.obs:
-        adata.obs[K.DAY] = adata.obs[K.DAY].astype(int)
+            obs[column] = pd.Categorical(obs[column])
+    if K.DAY in obs:
+        obs[K.DAY] = obs[K.DAY].astype(int)
