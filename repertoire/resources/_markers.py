@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from .. import _keys as K
@@ -119,6 +120,8 @@ def _panel(panel: object, where: str, cell_type: bool) -> dict:
             raise InputError(f"{where} has no 'lineage'.")
         checked["lineage"] = _lineage(panel["lineage"], f"{where}.lineage")
         level = panel.get("lineage_level", False)
+        if isinstance(level, np.bool_):
+            level = bool(level)
         if not isinstance(level, bool):
             raise InputError(f"{where}.lineage_level must be true or false.")
         checked["lineage_level"] = level
@@ -128,6 +131,8 @@ def _panel(panel: object, where: str, cell_type: bool) -> dict:
 def _genes(value: object, where: str, *, required: bool) -> list[str]:
     if value is None and not required:
         return []
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if isinstance(value, str) or not isinstance(value, list | tuple) or (required and not value):
         raise InputError(f"{where} must be a non-empty list of gene symbols." if required
                          else f"{where} must be a list of gene symbols.")
