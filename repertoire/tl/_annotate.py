@@ -25,7 +25,7 @@ from ._panels import Panel, PanelSet, gene_index, zscore
 
 UNASSIGNED = "unassigned"
 CONFIDENCE_SCALE = 0.5  # a margin of this many z-units gives a confidence of 1 - 1/e
-MIN_AGREEMENT = 0.5  # a cluster whose cells mostly prefer other labels is called cell by cell
+MIN_AGREEMENT = 0.75  # a cluster with fewer cells preferring its label is called cell by cell
 REFINE_AGREEMENT = 0.9  # a sub-cluster with less agreement is sub-clustered once more
 MIN_CELLS = 30  # fewer cells in a lineage are not sub-clustered, but called cell by cell
 N_TOP_GENES = 2000
