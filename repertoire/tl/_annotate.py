@@ -17,7 +17,7 @@ from .. import _keys as K
 from .. import pp
 from .._docs import doc_params
 from .._logging import logger
-from ..pp._neighbors import CONNECTIVITIES
+from ..pp._neighbors import CONNECTIVITIES, DISTANCES
 from ..pp._utils import record, require_layer, require_obs
 from ..resources import marker_panels
 from ._cluster import cluster
@@ -67,22 +67,25 @@ def annotate(
        lineage panels and on the cell-type panels marked ``lineage_level``; a cluster takes the
        lineage of its best panel, or ``other``/``unassigned`` when no panel reaches
        ``min_score``.
-    2. Cell type. Each lineage's cells are sub-clustered on their own highly variable genes
-       (joined with the lineage's panel genes), principal components, neighbours and Leiden
-       clusters, and each sub-cluster takes its best cell-type panel, with z-scores taken
-       within the lineage.
+    2. Cell type. Each lineage's cells are sub-clustered on their own 500 most variable genes
+       joined with the lineage's panel genes (scaled to unit variance, so that lowly expressed
+       markers count), 30 principal components, neighbours and Leiden clusters; each
+       sub-cluster takes its best cell-type panel, with z-scores taken within the lineage.
 
-    Where the cells of a cluster mostly prefer another label (per-cell scores averaged over
-    each cell's neighbours), the cluster is called mixed and its cells are labelled one by
-    one. A cell's confidence is ``1 - exp(-margin / 0.5)`` for the margin of its label's
-    neighbour-averaged score over the best other label (zero when another label wins),
-    multiplied by the share of the two panels' genes present in the data; the cell-type
-    confidence is at most the lineage confidence.
+    Each cell's scores are also averaged over its neighbours within its cluster. A cluster
+    in which fewer than 90% of the cells prefer the cluster's label is clustered once more on
+    its own cells (at both levels; not for clusters given by ``groupby``); one in which fewer
+    than 75% do is mixed, and its cells take their own labels. A cell's confidence is
+    ``1 - exp(-margin / 0.5)`` for the margin of its label's neighbour-averaged score over the
+    best other label (zero when another label wins), times the mean share of the two panels'
+    genes present in the data, and in a mixed cluster times the share of the cluster's cells
+    given the same label; the cell-type confidence is at most the lineage confidence.
 
     Panel genes are matched case-insensitively. Genes absent from the data lower the
     confidence and are listed in one warning; panels with less than ``min_coverage`` of their
     genes are not used, so a lineage whose markers are missing is ``other``/``unassigned``
-    rather than a confident wrong call.
+    rather than a confident wrong call, and a lineage whose subset panels are missing keeps
+    its cells ``unassigned``.
 
     Parameters
     ----------
@@ -139,7 +142,8 @@ def annotate(
     missing = _missing_table(lineage_set, type_set)
     _warn_missing(missing, lineage_set, type_set, min_coverage, gene_symbols)
 
-    clusters, graph = _clusters(adata, matrix, groupby, resolution, batch_key, random_state)
+    clusters, graph, origin = _clusters(adata, matrix, groupby, resolution, batch_key,
+                                        random_state)
     scores = Scores.compute(zscore(lineage_set.values(matrix)), lineage_set, level=K.LINEAGE,
                             min_coverage=min_coverage)
     if groupby is None and scores.labels:
@@ -190,7 +194,7 @@ def annotate(
             layer=layer, markers=panels, gene_symbols=gene_symbols, groupby=groupby,
             resolution=resolution, subcluster_resolution=subcluster_resolution,
             batch_key=batch_key, min_coverage=min_coverage, min_score=min_score,
-            graph="given" if groupby is not None or K.NEIGHBORS in adata.uns else "computed",
+            graph=origin,
             random_state=random_state,
         ),
     }
@@ -261,22 +265,47 @@ def _warn_missing(missing: pd.DataFrame, lineage_set: PanelSet, type_set: PanelS
 
 
 def _clusters(adata: AnnData, matrix, groupby: str | None, resolution: float,
-              batch_key: str | None, random_state: int) -> tuple[np.ndarray, sp.csr_matrix]:
-    """The clusters that lineages are called on, and the graph that smooths per-cell scores."""
-    graph = adata.uns.get(K.NEIGHBORS)
-    if graph is not None:
+              batch_key: str | None,
+              random_state: int) -> tuple[np.ndarray, sp.csr_matrix, str]:
+    """The clusters that lineages are called on, the graph that smooths per-cell scores, and
+    whether that graph was ``"given"`` or ``"computed"``."""
+    if _complete_graph(adata):
+        graph = adata.uns[K.NEIGHBORS]
         connectivities = adata.obsp[graph.get("connectivities_key", CONNECTIVITIES)]
-        source = adata
+        source, origin = adata, "given"
     else:
-        logger.info("no neighbour graph in .uns['%s']: building one for annotation", K.NEIGHBORS)
         source = _graph(adata, matrix, batch_key, N_COMPS, random_state)
-        connectivities = source.obsp[CONNECTIVITIES]
+        connectivities, origin = source.obsp[CONNECTIVITIES], "computed"
     if groupby is not None:
         labels = adata.obs[groupby].astype(str)
     else:
         labels = cluster(source, resolutions=(resolution,), random_state=random_state,
                          inplace=False)[K.LEIDEN].astype(str)
-    return labels.to_numpy(dtype=object), sp.csr_matrix(connectivities)
+    return labels.to_numpy(dtype=object), sp.csr_matrix(connectivities), origin
+
+
+def _complete_graph(adata: AnnData) -> bool:
+    """Whether ``.uns["neighbors"]`` holds a graph of these cells, not of a larger set.
+
+    Subsetting an AnnData keeps only the edges between the cells kept: most cells of one
+    sample cut from an integrated cohort lose most neighbours, and Leiden then returns
+    clusters of single cells. Such a graph (median cell with fewer than half its neighbours)
+    is rebuilt.
+    """
+    graph = adata.uns.get(K.NEIGHBORS)
+    if graph is None:
+        logger.info("no neighbour graph in .uns['%s']: building one for annotation", K.NEIGHBORS)
+        return False
+    distances = adata.obsp.get(graph.get("distances_key", DISTANCES))
+    n_neighbors = graph.get("params", {}).get("n_neighbors")
+    if distances is None or n_neighbors is None:
+        return True
+    kept = np.median(np.diff(sp.csr_matrix(distances).indptr))
+    if kept >= (n_neighbors - 1) / 2:
+        return True
+    logger.info("the neighbour graph lost most edges (a subset of the cells it was built on): "
+                "building one for annotation")
+    return False
 
 
 def _graph(adata: AnnData, matrix, batch_key: str | None, n_comps: int,
@@ -430,6 +459,7 @@ def _call(scores: Scores, clusters: np.ndarray, graph: sp.csr_matrix, *, level: 
     cell_best, cell_panel = scores.smoothed(clusters, graph)
     labels = np.array(scores.labels, dtype=object)
     out_labels = np.empty(n_cells, dtype=object)
+    support = np.ones(n_cells)  # in a mixed cluster, the share of its cells with one's label
     rows = []
     for name in sorted(pd.unique(clusters), key=_natural):
         members = np.flatnonzero(clusters == name)
@@ -441,12 +471,14 @@ def _call(scores: Scores, clusters: np.ndarray, graph: sp.csr_matrix, *, level: 
             if min_score is not None:
                 weak = cell_best[members].max(axis=1) < min_score
                 out_labels[members[weak]] = UNASSIGNED
+            shares = pd.Series(out_labels[members]).value_counts(normalize=True)
+            support[members] = shares.reindex(out_labels[members]).to_numpy()
         else:
             out_labels[members] = UNASSIGNED if below else labels[order[0]]
         rows.append(_row(scores, members, label_scores, order, best_panel, level=level,
                          lineage=lineage, cluster=name, mixed=mixed, agreement=agreement,
                          unassigned=below and not mixed))
-    confidence = _cell_confidence(out_labels, cell_best, cell_panel, scores)
+    confidence = _cell_confidence(out_labels, cell_best, cell_panel, scores) * support
     return Calls(out_labels, confidence, pd.DataFrame(rows))
 
 
