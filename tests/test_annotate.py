@@ -195,10 +195,6 @@ def baseline_calls(baseline):
     return cells
 
 
-def _agreement(a: pd.DataFrame, b: pd.DataFrame) -> float:
-    return float((a[K.CELL_TYPE].astype(str) == b[K.CELL_TYPE].astype(str)).mean())
-
-
 def test_dropped_panel_genes_warn_once_and_lower_confidence(baseline, baseline_calls):
     dropped = ["CD27", "TNFRSF13B", "AIM2", "FCER2", "CCR7", "GZMK"]
     adata = baseline[:, ~baseline.var_names.isin(dropped)].copy()
@@ -219,9 +215,7 @@ def test_symbols_in_another_case_match(baseline, baseline_calls):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         cells, _ = rp.tl.annotate(adata, inplace=False)
-    agreement = _agreement(cells, baseline_calls)
-    print(f"\nsymbols capitalised: {agreement:.4f} of cell types unchanged")
-    assert agreement >= 0.98
+    pd.testing.assert_frame_equal(cells, baseline_calls)
 
 
 def test_ensembl_identifiers_with_a_symbol_column(baseline, baseline_calls):
@@ -231,9 +225,7 @@ def test_ensembl_identifiers_with_a_symbol_column(baseline, baseline_calls):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         cells, _ = rp.tl.annotate(adata, gene_symbols="symbol", inplace=False)
-    agreement = _agreement(cells, baseline_calls)
-    print(f"\nidentifiers in var_names, symbols in a column: {agreement:.4f} unchanged")
-    assert agreement >= 0.98
+    pd.testing.assert_frame_equal(cells, baseline_calls)
     # without the column nothing matches: one warning, every cell unassigned, no confidence
     with pytest.warns(UserWarning, match="are not in .var_names"):
         cells, _ = rp.tl.annotate(adata, inplace=False)
@@ -256,7 +248,7 @@ def test_a_lineage_without_its_markers_is_not_called_confidently(baseline):
           f"{calls[K.LINEAGE].value_counts().to_dict()}; "
           f"{confident_wrong:.3f} with lineage confidence above 0.5")
     assert (calls[K.LINEAGE] != "B").all()
-    assert confident_wrong <= 0.1
+    assert confident_wrong <= 0.05
 
 
 # zero-B samples, determinism, the contract ------------------------------------------------------

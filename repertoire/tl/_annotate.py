@@ -36,7 +36,6 @@ SUB_TOP_GENES = 500
 SUB_COMPS = 30
 N_NEIGHBORS = 15
 TOP_GENES = 5
-CELL_COLUMNS = (K.LINEAGE, K.CELL_TYPE, K.LINEAGE_CONFIDENCE, K.CELL_TYPE_CONFIDENCE)
 
 
 @doc_params
@@ -142,12 +141,13 @@ def annotate(
     missing = _missing_table(lineage_set, type_set)
     _warn_missing(missing, lineage_set, type_set, min_coverage, gene_symbols)
 
-    clusters, graph, origin = _clusters(adata, matrix, groupby, resolution, batch_key,
+    names = _gene_names(adata, gene_symbols)
+    clusters, graph, origin = _clusters(adata, matrix, names, groupby, resolution, batch_key,
                                         random_state)
     scores = Scores.compute(zscore(lineage_set.values(matrix)), lineage_set, level=K.LINEAGE,
                             min_coverage=min_coverage)
     if groupby is None and scores.labels:
-        embed = {"batch_key": batch_key, "extra": scores.genes(matrix.shape[1]),
+        embed = {"names": names, "batch_key": batch_key, "extra": scores.genes(matrix.shape[1]),
                  "resolution": resolution, "random_state": random_state}
         clusters = _refine(adata, matrix, np.arange(adata.n_obs), clusters, graph, scores,
                            embed)
@@ -165,7 +165,7 @@ def annotate(
         if not len(rows) or not subsets:
             continue
         calls, subclusters = _call_subsets(
-            adata, matrix, rows, type_set, subsets, lineage, batch_key=batch_key,
+            adata, matrix, rows, type_set, subsets, lineage, names=names, batch_key=batch_key,
             resolution=subcluster_resolution, min_coverage=min_coverage,
             random_state=random_state,
         )
@@ -264,7 +264,7 @@ def _warn_missing(missing: pd.DataFrame, lineage_set: PanelSet, type_set: PanelS
 # clusters -------------------------------------------------------------------------------------
 
 
-def _clusters(adata: AnnData, matrix, groupby: str | None, resolution: float,
+def _clusters(adata: AnnData, matrix, names: pd.Index, groupby: str | None, resolution: float,
               batch_key: str | None,
               random_state: int) -> tuple[np.ndarray, sp.csr_matrix, str]:
     """The clusters that lineages are called on, the graph that smooths per-cell scores, and
@@ -274,7 +274,7 @@ def _clusters(adata: AnnData, matrix, groupby: str | None, resolution: float,
         connectivities = adata.obsp[graph.get("connectivities_key", CONNECTIVITIES)]
         source, origin = adata, "given"
     else:
-        source = _graph(adata, matrix, batch_key, N_COMPS, random_state)
+        source = _graph(adata, matrix, names, batch_key, random_state)
         connectivities, origin = source.obsp[CONNECTIVITIES], "computed"
     if groupby is not None:
         labels = adata.obs[groupby].astype(str)
@@ -308,14 +308,14 @@ def _complete_graph(adata: AnnData) -> bool:
     return False
 
 
-def _graph(adata: AnnData, matrix, batch_key: str | None, n_comps: int,
+def _graph(adata: AnnData, matrix, names: pd.Index, batch_key: str | None,
            random_state: int) -> AnnData:
     """A light AnnData sharing ``matrix``, with highly variable genes, PCA and neighbours."""
     obs = pd.DataFrame(index=adata.obs_names)
     if batch_key is not None:
         obs[batch_key] = adata.obs[batch_key].to_numpy()
-    shell = AnnData(X=matrix, obs=obs, var=pd.DataFrame(index=_unique(adata.var_names)))
-    _embed(shell, batch_key, n_comps, random_state, extra=None)
+    shell = AnnData(X=matrix, obs=obs, var=pd.DataFrame(index=names))
+    _embed(shell, batch_key, N_COMPS, random_state, extra=None)
     return shell
 
 
@@ -331,8 +331,10 @@ def _embed(shell: AnnData, batch_key: str | None, n_comps: int, random_state: in
                  random_state=random_state)
 
 
-def _unique(names: pd.Index) -> pd.Index:
-    return pd.Index(anndata.utils.make_index_unique(pd.Index(names).astype(str)))
+def _gene_names(adata: AnnData, gene_symbols: str | None) -> pd.Index:
+    """Upper-cased unique gene symbols, so that gene selection excludes MT- genes in any case."""
+    symbols = adata.var_names if gene_symbols is None else adata.var[gene_symbols]
+    return pd.Index(anndata.utils.make_index_unique(pd.Index(symbols).astype(str).str.upper()))
 
 
 # calls ----------------------------------------------------------------------------------------
@@ -389,8 +391,8 @@ class Scores:
 
 
 def _call_subsets(adata: AnnData, matrix, rows: np.ndarray, type_set: PanelSet,
-                  subsets: list[int], lineage: str, *, batch_key: str | None,
-                  resolution: float, min_coverage: float,
+                  subsets: list[int], lineage: str, *, names: pd.Index,
+                  batch_key: str | None, resolution: float, min_coverage: float,
                   random_state: int) -> tuple[Calls, np.ndarray]:
     """Sub-cluster one lineage's cells and call the cell type of each sub-cluster."""
     panel_set = PanelSet(
@@ -401,8 +403,9 @@ def _call_subsets(adata: AnnData, matrix, rows: np.ndarray, type_set: PanelSet,
     scores = Scores.compute(zscore(panel_set.values(matrix[rows])), panel_set,
                             level=K.CELL_TYPE, min_coverage=min_coverage)
     if len(scores.labels) > 1 and len(rows) >= MIN_CELLS:
-        embed = {"batch_key": batch_key, "extra": scores.genes(matrix.shape[1]),
-                 "resolution": resolution, "random_state": random_state}
+        embed = {"names": names, "batch_key": batch_key,
+                 "extra": scores.genes(matrix.shape[1]), "resolution": resolution,
+                 "random_state": random_state}
         labels, graph = _subcluster(adata, matrix, rows, **embed)
         labels = _refine(adata, matrix, rows, labels, graph, scores, embed)
     else:
@@ -414,14 +417,15 @@ def _call_subsets(adata: AnnData, matrix, rows: np.ndarray, type_set: PanelSet,
     return calls, subclusters
 
 
-def _subcluster(adata: AnnData, matrix, rows: np.ndarray, *, batch_key: str | None,
+def _subcluster(adata: AnnData, matrix, rows: np.ndarray, *, names: pd.Index,
+                batch_key: str | None,
                 extra: np.ndarray, resolution: float,
                 random_state: int) -> tuple[np.ndarray, sp.csr_matrix]:
     """Leiden clusters of ``rows`` on their own genes, components and neighbour graph."""
     obs = pd.DataFrame(index=adata.obs_names[rows])
     if batch_key is not None:
         obs[batch_key] = adata.obs[batch_key].to_numpy()[rows]
-    shell = AnnData(X=matrix[rows], obs=obs, var=pd.DataFrame(index=_unique(adata.var_names)))
+    shell = AnnData(X=matrix[rows], obs=obs, var=pd.DataFrame(index=names))
     _embed(shell, batch_key, SUB_COMPS, random_state, extra=extra, n_top_genes=SUB_TOP_GENES,
            scale=True)
     labels = cluster(shell, resolutions=(resolution,), random_state=random_state,
