@@ -32,6 +32,7 @@ QC_RECORDS = (K.QC, K.LOW_QUALITY, K.DOUBLET)
 QC_SUMMARY = "samples"
 FIGURE_FORMATS = ("png", "pdf", "svg")
 FIGURES = ("qc", "umap_clusters", "umap_samples")
+ANNOTATE_FIGURES = ("cell_types", "markers", "composition")
 RECEPTOR_COLUMNS = ("bcr", "tcr", "spatial")
 # tables and figures of `repertoire bcr` (the workflow's rule expands these names)
 BCR_TABLES = (
@@ -83,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common_options()
-    for add in (_add_validate, _add_qc, _add_merge, _add_preprocess, _add_bcr, _add_simulate):
+    for add in (_add_validate, _add_qc, _add_merge, _add_preprocess, _add_annotate, _add_bcr,
+                _add_simulate):
         add(subparsers, common)
     return parser
 
@@ -491,6 +493,116 @@ def _panels(adata: AnnData, keys: Sequence[str], save: Path) -> None:
     for key, ax in zip(keys, axes[0], strict=True):
         pl.embedding(adata, color=key, ax=ax, show=False)
     fig.savefig(save, bbox_inches="tight")
+
+
+# annotate ------------------------------------------------------------------------------------
+
+
+def _add_annotate(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = _subcommand(
+        subparsers, common, "annotate", _run_annotate,
+        "Name each cell's lineage and cell type, and detect CAR-T cells.",
+        """
+        In:  the cohort .h5ad written by `repertoire preprocess` (log-normalised .X, raw
+             counts in .layers["counts"], the neighbour graph).
+        Out: OUTPUT, the cohort with obs["lineage"], obs["cell_type"], their confidences and
+             the calls behind them in .uns["annotation"], and obs["car_detected"] with the
+             per-sample ambient estimates in .uns["car_detected"] (when the data hold the CAR
+             feature); tab-separated tables of cell types per sample (--cell-types), of the
+             marker evidence per cluster (--markers-table) and of CAR detection per sample
+             (--car, header only without a CAR feature); and three figures in --figures:
+             cell_types, markers and composition.
+        """,
+    )
+    parser.add_argument("input", type=Path, metavar="INPUT",
+                        help="cohort .h5ad from preprocess")
+    parser.add_argument("output", type=Path, metavar="OUTPUT", help="where to write the cohort")
+    parser.add_argument("--markers", type=Path, metavar="YAML",
+                        help="marker panels to use instead of the shipped ones")
+    parser.add_argument("--resolution", type=_positive_float, default=1.0, metavar="R",
+                        help="Leiden resolution of the lineage clusters (1.0)")
+    parser.add_argument("--subcluster-resolution", type=_positive_float, default=1.0,
+                        metavar="R", help="Leiden resolution within each lineage (1.0)")
+    parser.add_argument("--car-feature", default=K.CAR_FEATURE, metavar="NAME",
+                        help=f"the CAR transgene feature ({K.CAR_FEATURE})")
+    parser.add_argument("--car-alpha", type=_probability, default=0.01, metavar="P",
+                        help="per-cell false-positive rate of CAR detection (0.01)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="seed of every random step (0)")
+    parser.add_argument("--threads", type=_positive, default=1, metavar="N",
+                        help="threads for neighbour search (1)")
+    parser.add_argument("--cell-types", type=Path, metavar="TSV",
+                        help="cell types per sample (default: OUTPUT with _cell_types.tsv)")
+    parser.add_argument("--markers-table", type=Path, metavar="TSV",
+                        help="marker evidence per cluster (default: OUTPUT with _markers.tsv)")
+    parser.add_argument("--car", type=Path, metavar="TSV",
+                        help="CAR detection per sample (default: OUTPUT with _car.tsv)")
+    parser.add_argument("--figures", type=Path, metavar="DIR",
+                        help="figure directory (default: 'figures' beside OUTPUT)")
+    parser.add_argument("--figure-format", choices=FIGURE_FORMATS, default="png",
+                        help="figure file format (png)")
+
+
+def _probability(value: str) -> float:
+    number = float(value)
+    if not 0 < number < 1:
+        raise argparse.ArgumentTypeError(f"{value} does not lie between 0 and 1")
+    return number
+
+
+def _run_annotate(args: argparse.Namespace) -> None:
+    import pandas as pd
+    import scanpy as sc
+
+    from . import io, tl
+
+    sc.settings.n_jobs = args.threads
+    adata = read_h5ad(args.input)
+    tl.annotate(adata, markers=args.markers, resolution=args.resolution,
+                subcluster_resolution=args.subcluster_resolution, random_state=args.seed)
+    tl.detect_car(adata, feature=args.car_feature, alpha=args.car_alpha)
+    car = adata.uns.get(K.CAR_DETECTED, {}).get("samples", pd.DataFrame(columns=[K.SAMPLE]))
+    figures = args.figures or args.output.parent / "figures"
+    write_annotation_figures(adata, figures, fmt=args.figure_format)
+    io.write_table(tl.composition(adata),
+                   args.cell_types or args.output.with_name(f"{args.output.stem}_cell_types.tsv"))
+    io.write_table(adata.uns[K.ANNOTATION]["markers"],
+                   args.markers_table or args.output.with_name(f"{args.output.stem}_markers.tsv"))
+    io.write_table(car, args.car or args.output.with_name(f"{args.output.stem}_car.tsv"))
+    io.write_h5ad(adata, args.output)
+
+
+def write_annotation_figures(adata: AnnData, directory: Path, *, fmt: str) -> None:
+    """Draw lineages and cell types in the UMAP, their markers, and the composition per sample.
+
+    Parameters
+    ----------
+    adata
+        The annotated cohort (see :func:`repertoire.tl.annotate`).
+    directory
+        Where to write ``cell_types.<fmt>``, ``markers.<fmt>`` and ``composition.<fmt>``.
+    fmt
+        File format, one of ``png``, ``pdf``, ``svg``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import pl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    drawings = {
+        "cell_types": lambda save: pl.cell_types(adata, show=False, save=save),
+        "markers": lambda save: pl.marker_dotplot(
+            adata, markers=adata.uns[K.ANNOTATION]["params"]["markers"], show=False, save=save
+        ),
+        "composition": lambda save: pl.composition(adata, show=False, save=save),
+    }
+    for name in ANNOTATE_FIGURES:
+        drawings[name](directory / f"{name}.{fmt}")
+        plt.close("all")
+        logger.info("wrote %s", directory / f"{name}.{fmt}")
 
 
 # bcr -----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 import repertoire
 from repertoire import _keys as K
 from repertoire.cli import (
+    ANNOTATE_FIGURES,
     BCR_FIGURES,
     BCR_TABLES,
     FIGURES,
@@ -25,7 +26,7 @@ from repertoire.cli import (
 )
 from repertoire.io._samplesheet import REQUIRED_COLUMNS
 
-SUBCOMMANDS = ("validate", "qc", "merge", "preprocess", "bcr", "simulate")
+SUBCOMMANDS = ("validate", "qc", "merge", "preprocess", "annotate", "bcr", "simulate")
 
 
 def _run(capsys: pytest.CaptureFixture, *argv: object) -> tuple[int, str, str]:
@@ -304,6 +305,53 @@ def test_preprocess_clusters_and_draws(tmp_path: Path, merged: tuple[Path, Path]
     for name in FIGURES:
         assert (figures / f"{name}.png").stat().st_size > 0
     assert sorted(p.name for p in figures.iterdir()) == sorted(f"{n}.png" for n in FIGURES)
+
+
+@pytest.fixture(scope="module")
+def preprocessed(tmp_path_factory: pytest.TempPathFactory, merged: tuple[Path, Path]) -> Path:
+    output = tmp_path_factory.mktemp("preprocessed") / "cohort.h5ad"
+    status = main(["preprocess", "-q", str(merged[0]), str(output), "--n-top-genes", "500",
+                   "--n-comps", "10"])
+    assert status == 0
+    return output
+
+
+def test_annotate_names_cells_and_writes_tables(
+    tmp_path: Path, cohort: Path, preprocessed: Path
+) -> None:
+    output, figures = tmp_path / "annotated.h5ad", tmp_path / "fig"
+    status = main(["annotate", "-q", str(preprocessed), str(output), "--figures", str(figures),
+                   "--car", str(tmp_path / "car.tsv")])
+    assert status == 0
+    adata = ad.read_h5ad(output)
+    for column in (K.LINEAGE, K.CELL_TYPE, K.CELL_TYPE_CONFIDENCE, K.CAR_DETECTED):
+        assert column in adata.obs
+    truth = pd.read_csv(cohort.parent / "truth" / "cells.tsv.gz", sep="\t")
+    truth.index = truth[K.SAMPLE] + "_" + truth[K.BARCODE]
+    expected = truth[K.TRUE_LINEAGE].reindex(adata.obs_names)
+    accuracy = (adata.obs[K.LINEAGE].astype(str) == expected).mean()
+    assert accuracy > 0.95
+    cell_types = pd.read_csv(tmp_path / "annotated_cell_types.tsv", sep="\t")
+    assert cell_types["n_cells"].sum() == adata.n_obs
+    assert set(cell_types[K.SAMPLE]) == set(adata.obs[K.SAMPLE])
+    markers = pd.read_csv(tmp_path / "annotated_markers.tsv", sep="\t")
+    assert {"level", "cluster", "label", "top_genes"} <= set(markers.columns)
+    car = pd.read_csv(tmp_path / "car.tsv", sep="\t")
+    assert set(car[K.SAMPLE]) == set(adata.obs[K.SAMPLE])
+    assert sorted(p.name for p in figures.iterdir()) == sorted(
+        f"{n}.png" for n in ANNOTATE_FIGURES
+    )
+
+
+def test_annotate_with_a_bad_panel_file_writes_nothing(
+    capsys: pytest.CaptureFixture, tmp_path: Path, preprocessed: Path
+) -> None:
+    panels = tmp_path / "panels.yaml"
+    panels.write_text("lineages: {}\ncell_types: {B_naive: {lineage: B}}\n")
+    output = tmp_path / "annotated.h5ad"
+    status, _, err = _run(capsys, "annotate", preprocessed, output, "--markers", panels)
+    _assert_one_line_error(status, err, str(panels), "cell_types.B_naive.positive")
+    assert list(tmp_path.iterdir()) == [panels]
 
 
 def test_bcr_writes_tables_figures_and_the_cohort(

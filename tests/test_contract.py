@@ -9,7 +9,8 @@ from numpydoc.docscrape import FunctionDoc
 
 import repertoire as rp
 
-MODULES = {"io": rp.io, "pp": rp.pp, "tl": rp.tl, "pl": rp.pl, "datasets": rp.datasets}
+MODULES = {"io": rp.io, "pp": rp.pp, "tl": rp.tl, "pl": rp.pl, "datasets": rp.datasets,
+           "resources": rp.resources}
 PUBLIC = [
     pytest.param(getattr(module, name), id=f"{prefix}.{name}")
     for prefix, module in MODULES.items()

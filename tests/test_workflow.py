@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 import repertoire
 from repertoire import _keys as K
 from repertoire.cli import (
+    ANNOTATE_FIGURES,
     BCR_FIGURES,
     BCR_TABLES,
     FIGURE_FORMATS,
@@ -79,6 +80,16 @@ def test_config_schema_agrees_with_the_cli() -> None:
     for option in ("n_top_genes", "n_comps", "seed", "resolutions", "integrate",
                    "figure_format"):
         assert preprocess[option]["default"] == defaults[option], option
+    annotate = _load(SCHEMAS / "config.schema.yaml")["properties"]["annotate"]["properties"]
+    assert annotate["figure_format"]["enum"] == list(FIGURE_FORMATS)
+    defaults = vars(parser.parse_args(["annotate", "in.h5ad", "out.h5ad"]))
+    for option in ("markers", "resolution", "subcluster_resolution", "car_feature", "car_alpha",
+                   "seed", "figure_format"):
+        assert annotate[option]["default"] == defaults[option], option
+    config = _load(WORKFLOW / "config" / "config.yaml")
+    for section in ("preprocess", "annotate"):
+        schema = _load(SCHEMAS / "config.schema.yaml")["properties"][section]["properties"]
+        assert set(config[section]) == set(schema), section
 
 
 def test_bcr_config_schema_agrees_with_the_cli() -> None:
@@ -158,8 +169,13 @@ def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
     assert sorted(summary[K.SAMPLE]) == sorted(samples)
     clusters = pd.read_csv(results / "tables" / "clusters_by_sample.tsv", sep="\t")
     assert clusters["n_cells"].sum() == 2 * adata.n_obs
-    for name in FIGURES:
+    for name in (*FIGURES, *ANNOTATE_FIGURES):
         assert (results / "figures" / f"{name}.png").stat().st_size > 0
+    annotated = ad.read_h5ad(results / "cohort_annotated.h5ad")
+    assert annotated.obs[K.LINEAGE].notna().all()
+    assert K.CAR_DETECTED in annotated.obs
+    for table in ("cell_types_by_sample", "annotation_markers", "car_by_sample"):
+        assert len(pd.read_csv(results / "tables" / f"{table}.tsv", sep="\t")) > 0, table
     bcr = ad.read_h5ad(results / "cohort_bcr.h5ad")
     assert bcr.n_obs == adata.n_obs
     assert {K.BCR_STATE, K.CLONE, K.PREEXISTING} <= set(bcr.obs.columns)
@@ -171,7 +187,8 @@ def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
     for name in BCR_FIGURES:
         assert (results / "figures" / f"{name}.png").stat().st_size > 0
     assert len(list((results / "figures" / PATIENT_FIGURES).glob("*.png"))) == 2
-    for log in ("merge.log", "preprocess.log", "bcr.log", f"qc/{samples[0]}.log"):
+    for log in ("merge.log", "preprocess.log", "annotate.log", "bcr.log",
+                f"qc/{samples[0]}.log"):
         assert (results / "logs" / log).exists()
 
     again = _snakemake("--configfile", config, "--cores", 2, "-d", run, "-n")

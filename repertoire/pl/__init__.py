@@ -1,5 +1,6 @@
 """Plotting: one function per result, each returning its axes or figure."""
 
+from ._annotate import cell_types, composition, marker_dotplot
 from ._bcr import isotypes, shm
 from ._clones import clone_tracking, diversity
 from ._embedding import embedding
@@ -7,6 +8,6 @@ from ._qc import qc
 from ._reconstitution import reconstitution, reconstitution_cohort
 
 __all__ = [
-    "clone_tracking", "diversity", "embedding", "isotypes", "qc", "reconstitution",
-    "reconstitution_cohort", "shm",
+    "cell_types", "clone_tracking", "composition", "diversity", "embedding", "isotypes",
+    "marker_dotplot", "qc", "reconstitution", "reconstitution_cohort", "shm",
 ]

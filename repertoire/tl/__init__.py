@@ -1,13 +1,17 @@
-"""Tools: clustering, embeddings, B-cell receptor state, clones and reconstitution."""
+"""Tools: clustering, cell identity, CAR detection, B-cell receptor state, clones, reconstitution."""
 
+from ._annotate import annotate
 from ._bcr import bcr_state
+from ._car import detect_car
 from ._clones import clonotypes
 from ._cluster import cluster
+from ._composition import composition
 from ._diversity import diversity
 from ._reconstitution import reconstitution
 from ._tracking import track_clones
 from ._umap import umap
 
 __all__ = [
-    "bcr_state", "clonotypes", "cluster", "diversity", "reconstitution", "track_clones", "umap",
+    "annotate", "bcr_state", "clonotypes", "cluster", "composition", "detect_car", "diversity",
+    "reconstitution", "track_clones", "umap",
 ]

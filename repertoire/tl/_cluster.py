@@ -56,7 +56,8 @@ def cluster(
     graph = adata.uns.get(K.NEIGHBORS)
     if graph is None:
         raise InputError(f"'{K.NEIGHBORS}' is not in .uns; run repertoire.pp.neighbors first.")
-    adjacency = adata.obsp[graph["connectivities_key"]]
+    # graphs written by scanpy before 1.5 name no key: theirs is always "connectivities"
+    adjacency = adata.obsp[graph.get("connectivities_key", "connectivities")]
     shell = AnnData(obs=pd.DataFrame(index=adata.obs_names))
     columns = {}
     for resolution in resolutions:

@@ -1,7 +1,7 @@
 rule bcr:
     input:
-        # the clustered cohort; B-cell states use .obs lineage/cell_type when a step adds them
-        result("cohort.h5ad"),
+        # B-cell states combine the receptor with the annotation's lineage and cell type
+        rules.annotate.output.cohort,
     output:
         cohort=result("cohort_bcr.h5ad"),
         tables=expand(result("tables/{name}.tsv"), name=BCR_TABLES),

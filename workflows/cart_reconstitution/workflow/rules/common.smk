@@ -1,13 +1,14 @@
 """Configuration, the sample sheet and path helpers shared by every rule."""
 
 import re
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
 from repertoire import InputError
-from repertoire.cli import BCR_FIGURES, BCR_TABLES, FIGURES, PATIENT_FIGURES
+from repertoire.cli import ANNOTATE_FIGURES, BCR_FIGURES, BCR_TABLES, FIGURES, PATIENT_FIGURES
 from repertoire.io import read_samplesheet
 from repertoire.io._samplesheet import FILE_COLUMNS
 
