@@ -1,4 +1,4 @@
-"""Tools: clustering, cell identity, CAR detection, B-cell receptor state, clones, reconstitution."""
+"""Tools: clusters, cell identity, CAR detection, B-cell receptor state, clones, reconstitution."""
 
 from ._annotate import annotate
 from ._bcr import bcr_state
