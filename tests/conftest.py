@@ -39,41 +39,26 @@ def cohort_qc(cohort):
     return adata
 
 
-@pytest.fixture(scope="session")
-def processed(cohort_qc):
-    """``cohort_qc`` without flagged cells, preprocessed to a graph and UMAP."""
-    adata = rp.pp.filter_cells(cohort_qc, inplace=False)
-    rp.pp.preprocess(adata, n_comps=30)
+def _preprocessed(n_patients: int, n_relapse: int, *, cells_per_sample: int, seed: int):
+    """A simulated cohort after QC (cells flagged as low quality or doublet removed) and
+    preprocessing, as the workflow leaves it."""
+    adata = rp.datasets.simulate_cohort(n_patients, n_relapse, cells_per_sample=cells_per_sample,
+                                        seed=seed)
+    rp.pp.qc(adata)
+    rp.pp.filter_cells(adata)
+    rp.pp.preprocess(adata)
     return adata
 
 
-def stand_in_annotation(adata):
-    """Fill the transcriptome's calls from the simulator's truth.
-
-    ``.obs["lineage"]``, ``["cell_type"]`` and ``["car_detected"]`` are written by the
-    annotation step; until the tests run it, they are stood in by ``true_lineage``,
-    ``true_cell_type`` and ``true_car`` so that only their source changes later.
-    """
-    from repertoire import _keys as K
-
-    adata.obs[K.LINEAGE] = adata.obs[K.TRUE_LINEAGE].astype("category")
-    adata.obs[K.CELL_TYPE] = adata.obs[K.TRUE_CELL_TYPE].astype("category")
-    adata.obs[K.CAR_DETECTED] = adata.obs[K.TRUE_CAR].astype(bool)
+def _annotated(adata):
+    adata = adata.copy()
+    rp.tl.annotate(adata)
+    rp.tl.detect_car(adata)
     return adata
 
 
-@pytest.fixture(scope="session")
-def bcr_cohort():
-    """Four patients (two relapsing), seed 7, about 500 cells per sample, QC'd by the truth.
-
-    Simulated doublets and damaged cells are removed (as QC does), the annotation is stood in
-    by the truth (see :func:`stand_in_annotation`), and the whole BCR analysis has run.
-    """
-    from repertoire import _keys as K
-
-    adata = rp.datasets.simulate_cohort(4, 2, cells_per_sample=500, seed=7, spatial=False)
-    keep = ~(adata.obs[K.TRUE_DOUBLET] | adata.obs[K.TRUE_LOW_QUALITY]).to_numpy()
-    adata = stand_in_annotation(adata[keep].copy())
+def _analysed(adata):
+    adata = adata.copy()
     rp.tl.bcr_state(adata)
     rp.tl.clonotypes(adata)
     rp.tl.diversity(adata)
@@ -82,32 +67,28 @@ def bcr_cohort():
     return adata
 
 
-def _prepared(n_patients: int, n_relapse: int, seed: int):
-    """A simulated cohort after QC, filtering and preprocessing (receptors dropped)."""
-    adata = rp.datasets.simulate_cohort(n_patients, n_relapse, cells_per_sample=300, seed=seed)
-    del adata.obsm["airr"]
-    rp.pp.qc(adata)
-    rp.pp.filter_cells(adata)
-    rp.pp.preprocess(adata)
-    return adata
-
-
 @pytest.fixture(scope="session")
 def preprocessed_cohort():
-    """Four patients (one relapsing), seed 7 (not the example's), preprocessed: ~11,000 cells."""
-    return _prepared(4, 1, seed=7)
+    """Four patients (two relapsing), seed 7 (not the example's), ~500 cells per sample, after
+    QC and preprocessing: about 16,500 cells."""
+    return _preprocessed(4, 2, cells_per_sample=500, seed=7)
 
 
 @pytest.fixture(scope="session")
 def annotated_cohort(preprocessed_cohort):
     """``preprocessed_cohort`` with cell identities and CAR detection."""
-    adata = preprocessed_cohort.copy()
-    rp.tl.annotate(adata)
-    rp.tl.detect_car(adata)
-    return adata
+    return _annotated(preprocessed_cohort)
+
+
+@pytest.fixture(scope="session")
+def bcr_cohort(annotated_cohort):
+    """``annotated_cohort`` after the whole BCR analysis: states, clones, diversity, tracking,
+    reconstitution."""
+    return _analysed(annotated_cohort)
 
 
 @pytest.fixture(scope="session")
 def full_cohort():
-    """Eleven patients (two relapsing), seed 7, preprocessed: ~27,000 cells (slow tests)."""
-    return _prepared(11, 2, seed=7)
+    """Eleven patients (two relapsing), seed 7, 300 cells per sample, annotated and analysed
+    (slow tests)."""
+    return _analysed(_annotated(_preprocessed(11, 2, cells_per_sample=300, seed=7)))

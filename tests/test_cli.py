@@ -14,16 +14,7 @@ import pytest
 
 import repertoire
 from repertoire import _keys as K
-from repertoire.cli import (
-    ANNOTATE_FIGURES,
-    BCR_FIGURES,
-    BCR_TABLES,
-    FIGURES,
-    PATIENT_FIGURES,
-    build_parser,
-    cluster_counts,
-    main,
-)
+from repertoire.cli import PATIENT_FIGURES, STEPS, build_parser, cluster_counts, main
 from repertoire.io._samplesheet import REQUIRED_COLUMNS
 
 SUBCOMMANDS = ("validate", "qc", "merge", "preprocess", "annotate", "bcr", "simulate")
@@ -190,6 +181,13 @@ def test_every_subcommand_explains_its_inputs_and_outputs(
     assert "Out:" in out
     assert "--verbose" in out
     assert "--quiet" in out
+    # every table and figure the step writes is named in its help
+    for name in (*STEPS[command].tables, *STEPS[command].figures):
+        assert name in " ".join(out.split()), name
+
+
+def test_every_step_is_a_subcommand() -> None:
+    assert tuple(STEPS) == SUBCOMMANDS
 
 
 def test_python_dash_m_lists_every_subcommand() -> None:
@@ -237,14 +235,24 @@ def qc_outputs(cohort: Path) -> list[Path]:
     return outputs
 
 
+def _written(directory: Path, step: str, kind: str, suffix: str) -> None:
+    """``directory`` holds exactly the tables or figures that ``step`` declares."""
+    names = getattr(STEPS[step], kind)
+    assert sorted(p.name for p in directory.iterdir() if p.is_file()) == sorted(
+        f"{name}.{suffix}" for name in names
+    )
+    for name in names:
+        assert (directory / f"{name}.{suffix}").stat().st_size > 0
+
+
 @pytest.fixture(scope="module")
 def merged(qc_outputs: list[Path]) -> tuple[Path, Path]:
     directory = qc_outputs[0].parent.parent
-    output, summary = directory / "cohort_qc.h5ad", directory / "qc_summary.tsv"
-    status = main(["merge", "-q", "--output", str(output), "--summary", str(summary),
-                   *map(str, qc_outputs)])
+    output, tables = directory / "cohort_qc.h5ad", directory / "tables"
+    status = main(["merge", "-q", "--output", str(output), "--tables", str(tables),
+                   "--figures", str(directory / "figures"), *map(str, qc_outputs)])
     assert status == 0
-    return output, summary
+    return output, tables / "qc_summary.tsv"
 
 
 def test_qc_writes_every_cell_with_its_flags(cohort: Path, qc_outputs: list[Path]) -> None:
@@ -274,22 +282,23 @@ def test_merge_joins_samples_and_drops_flagged_cells(
     assert cohort.n_obs == kept
     assert len(cohort.obsm[K.CHAIN_INDICES]) == cohort.n_obs
     assert list(cohort.uns[K.QC]["samples"][K.SAMPLE]) == samples
+    _written(summary_path.parent, "merge", "tables", "tsv")
+    _written(output.parent / "figures", "merge", "figures", "png")
 
 
 def test_merge_keep_flagged_keeps_every_cell(
     capsys: pytest.CaptureFixture, tmp_path: Path, qc_outputs: list[Path]
 ) -> None:
     output = tmp_path / "all.h5ad"
-    status, _, _ = _run(capsys, "merge", "--keep-flagged", "--output", output,
-                        "--summary", tmp_path / "s.tsv", *qc_outputs)
+    status, _, _ = _run(capsys, "merge", "--keep-flagged", "--output", output, *qc_outputs)
     assert status == 0
     assert ad.read_h5ad(output).n_obs == sum(ad.read_h5ad(p).n_obs for p in qc_outputs)
 
 
 def test_preprocess_clusters_and_draws(tmp_path: Path, merged: tuple[Path, Path]) -> None:
-    output, clusters, figures = tmp_path / "cohort.h5ad", tmp_path / "c.tsv", tmp_path / "fig"
+    output, tables, figures = tmp_path / "cohort.h5ad", tmp_path / "t", tmp_path / "fig"
     status = main(["preprocess", "-q", str(merged[0]), str(output), "--resolutions", "0.5", "1",
-                   "--n-top-genes", "500", "--n-comps", "10", "--clusters", str(clusters),
+                   "--n-top-genes", "500", "--n-comps", "10", "--tables", str(tables),
                    "--figures", str(figures)])
     assert status == 0
     adata = ad.read_h5ad(output)
@@ -298,13 +307,12 @@ def test_preprocess_clusters_and_draws(tmp_path: Path, merged: tuple[Path, Path]
     for key in keys:
         assert adata.obs[key].notna().all()
     assert K.UMAP in adata.obsm
-    table = pd.read_csv(clusters, sep="\t")
+    table = pd.read_csv(tables / "clusters_by_sample.tsv", sep="\t")
     assert set(table["clustering"]) == set(keys)
     assert set(table[K.SAMPLE]) == set(adata.obs[K.SAMPLE])
     assert table["n_cells"].sum() == 2 * adata.n_obs
-    for name in FIGURES:
-        assert (figures / f"{name}.png").stat().st_size > 0
-    assert sorted(p.name for p in figures.iterdir()) == sorted(f"{n}.png" for n in FIGURES)
+    _written(tables, "preprocess", "tables", "tsv")
+    _written(figures, "preprocess", "figures", "png")
 
 
 @pytest.fixture(scope="module")
@@ -319,9 +327,9 @@ def preprocessed(tmp_path_factory: pytest.TempPathFactory, merged: tuple[Path, P
 def test_annotate_names_cells_and_writes_tables(
     tmp_path: Path, cohort: Path, preprocessed: Path
 ) -> None:
-    output, figures = tmp_path / "annotated.h5ad", tmp_path / "fig"
-    status = main(["annotate", "-q", str(preprocessed), str(output), "--figures", str(figures),
-                   "--car", str(tmp_path / "car.tsv")])
+    output, tables, figures = tmp_path / "annotated.h5ad", tmp_path / "t", tmp_path / "fig"
+    status = main(["annotate", "-q", str(preprocessed), str(output), "--tables", str(tables),
+                   "--figures", str(figures)])
     assert status == 0
     adata = ad.read_h5ad(output)
     for column in (K.LINEAGE, K.CELL_TYPE, K.CELL_TYPE_CONFIDENCE, K.CAR_DETECTED):
@@ -331,16 +339,15 @@ def test_annotate_names_cells_and_writes_tables(
     expected = truth[K.TRUE_LINEAGE].reindex(adata.obs_names)
     accuracy = (adata.obs[K.LINEAGE].astype(str) == expected).mean()
     assert accuracy > 0.95
-    cell_types = pd.read_csv(tmp_path / "annotated_cell_types.tsv", sep="\t")
+    cell_types = pd.read_csv(tables / "cell_types_by_sample.tsv", sep="\t")
     assert cell_types["n_cells"].sum() == adata.n_obs
     assert set(cell_types[K.SAMPLE]) == set(adata.obs[K.SAMPLE])
-    markers = pd.read_csv(tmp_path / "annotated_markers.tsv", sep="\t")
+    markers = pd.read_csv(tables / "annotation_markers.tsv", sep="\t")
     assert {"level", "cluster", "label", "top_genes"} <= set(markers.columns)
-    car = pd.read_csv(tmp_path / "car.tsv", sep="\t")
+    car = pd.read_csv(tables / "car_by_sample.tsv", sep="\t")
     assert set(car[K.SAMPLE]) == set(adata.obs[K.SAMPLE])
-    assert sorted(p.name for p in figures.iterdir()) == sorted(
-        f"{n}.png" for n in ANNOTATE_FIGURES
-    )
+    _written(tables, "annotate", "tables", "tsv")
+    _written(figures, "annotate", "figures", "png")
 
 
 def test_annotate_with_a_bad_panel_file_writes_nothing(
@@ -366,7 +373,7 @@ def test_bcr_writes_tables_figures_and_the_cohort(
     adata = ad.read_h5ad(output)
     for column in (K.ISOTYPE, K.SHM_RATE, K.BCR_STATE, K.CLONE, K.EXPANSION, K.PREEXISTING):
         assert column in adata.obs
-    assert sorted(p.name for p in tables.iterdir()) == sorted(f"{n}.tsv" for n in BCR_TABLES)
+    _written(tables, "bcr", "tables", "tsv")
     samples = pd.read_csv(tables / "reconstitution.tsv", sep="\t")
     assert sorted(samples[K.SAMPLE]) == sorted(adata.obs[K.SAMPLE].unique())
     day14 = samples[samples[K.TIMEPOINT] == "D14"]
@@ -375,8 +382,7 @@ def test_bcr_writes_tables_figures_and_the_cohort(
     assert day14["aplasia"].all()
     assert day14["frac_naive_bcr"].isna().all()
     assert samples.loc[samples[K.TIMEPOINT] == "baseline", "frac_naive_bcr"].notna().all()
-    for name in BCR_FIGURES:
-        assert (figures / f"{name}.png").stat().st_size > 0
+    _written(figures, "bcr", "figures", "png")
     patients = sorted(adata.obs[K.PATIENT].unique())
     assert sorted(p.name for p in (figures / PATIENT_FIGURES).iterdir()) == [
         f"{p}.png" for p in patients]
@@ -424,12 +430,10 @@ def test_merge_of_a_file_without_qc_writes_nothing(
 ) -> None:
     plain = tmp_path / "plain.h5ad"
     ad.AnnData(np.ones((2, 2), dtype=np.float32)).write_h5ad(plain)
-    output, summary = tmp_path / "cohort.h5ad", tmp_path / "summary.tsv"
-    status, _, err = _run(capsys, "merge", "--output", output, "--summary", summary,
-                          qc_outputs[0], plain)
+    output = tmp_path / "cohort.h5ad"
+    status, _, err = _run(capsys, "merge", "--output", output, qc_outputs[0], plain)
     _assert_one_line_error(status, err, str(plain), f"'{K.LOW_QUALITY}'")
-    assert not output.exists()
-    assert not summary.exists()
+    assert list(tmp_path.iterdir()) == [plain]
 
 
 def test_missing_input_is_an_input_error(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:

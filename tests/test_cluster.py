@@ -15,8 +15,8 @@ RESOLUTIONS = (0.2, 0.5, 1.0)
 
 
 @pytest.fixture(scope="module")
-def clustered(processed):
-    adata = processed.copy()
+def clustered(preprocessed_cohort):
+    adata = preprocessed_cohort.copy()
     rp.tl.cluster(adata, resolutions=RESOLUTIONS)
     return adata
 
@@ -65,7 +65,8 @@ def test_resolutions_give_one_column_each_and_more_clusters_when_higher(clustere
     assert (np.diff(sizes) <= 0).all(), "clusters are numbered by size"
 
 
-def test_same_seed_same_clusters_and_matches_scanpy(processed, clustered):
+def test_same_seed_same_clusters_and_matches_scanpy(preprocessed_cohort, clustered):
+    processed = preprocessed_cohort
     table = rp.tl.cluster(processed, resolutions=RESOLUTIONS, inplace=False)
     assert K.LEIDEN not in processed.obs
     for key in clustered.uns[K.LEIDEN]["params"]["keys"]:

@@ -16,15 +16,7 @@ from jsonschema import Draft202012Validator
 
 import repertoire
 from repertoire import _keys as K
-from repertoire.cli import (
-    ANNOTATE_FIGURES,
-    BCR_FIGURES,
-    BCR_TABLES,
-    FIGURE_FORMATS,
-    FIGURES,
-    PATIENT_FIGURES,
-    build_parser,
-)
+from repertoire.cli import FIGURE_FORMATS, PATIENT_FIGURES, STEPS, build_parser
 from repertoire.io._samplesheet import (
     IDENTIFIER,
     IDENTIFIER_COLUMNS,
@@ -72,35 +64,34 @@ def test_samples_schema_agrees_with_the_reader() -> None:
     assert set(properties) == {*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS}
 
 
+# the subcommands that each config section's keys are options of, with their required arguments
+SECTIONS = {
+    "qc": {"qc": ["--samplesheet", "s.tsv", "--sample", "s", "--output", "o.h5ad"],
+           "merge": ["--output", "o.h5ad", "in.h5ad"]},
+    "preprocess": {"preprocess": ["in.h5ad", "out.h5ad"]},
+    "annotate": {"annotate": ["in.h5ad", "out.h5ad"]},
+    "bcr": {"bcr": ["in.h5ad", "out.h5ad"]},
+}
+
+
 def test_config_schema_agrees_with_the_cli() -> None:
-    preprocess = _load(SCHEMAS / "config.schema.yaml")["properties"]["preprocess"]["properties"]
-    assert preprocess["figure_format"]["enum"] == list(FIGURE_FORMATS)
-    parser = build_parser()
-    defaults = vars(parser.parse_args(["preprocess", "in.h5ad", "out.h5ad"]))
-    for option in ("n_top_genes", "n_comps", "seed", "resolutions", "integrate",
-                   "figure_format"):
-        assert preprocess[option]["default"] == defaults[option], option
-    annotate = _load(SCHEMAS / "config.schema.yaml")["properties"]["annotate"]["properties"]
-    assert annotate["figure_format"]["enum"] == list(FIGURE_FORMATS)
-    defaults = vars(parser.parse_args(["annotate", "in.h5ad", "out.h5ad"]))
-    for option in ("markers", "resolution", "subcluster_resolution", "car_feature", "car_alpha",
-                   "seed", "figure_format"):
-        assert annotate[option]["default"] == defaults[option], option
+    schema = _load(SCHEMAS / "config.schema.yaml")["properties"]
     config = _load(WORKFLOW / "config" / "config.yaml")
-    for section in ("preprocess", "annotate"):
-        schema = _load(SCHEMAS / "config.schema.yaml")["properties"][section]["properties"]
-        assert set(config[section]) == set(schema), section
-
-
-def test_bcr_config_schema_agrees_with_the_cli() -> None:
-    bcr = _load(SCHEMAS / "config.schema.yaml")["properties"]["bcr"]["properties"]
-    assert bcr["figure_format"]["enum"] == list(FIGURE_FORMATS)
-    defaults = vars(build_parser().parse_args(["bcr", "in.h5ad", "out.h5ad"]))
-    for option in ("naive_max_shm", "memory_min_shm", "bcr_cutoff", "aplasia_below",
-                   "reference_timepoint", "n_boot", "seed", "figure_format"):
-        assert bcr[option]["default"] == defaults[option], option
-    config = _load(WORKFLOW / "config" / "config.yaml")["bcr"]
-    assert config == {option: bcr[option]["default"] for option in bcr}
+    parser = build_parser()
+    assert set(SECTIONS) == set(schema) - {"samples", "outdir", "figure_format"}
+    for section, commands in SECTIONS.items():
+        defaults = {}
+        for command, required in commands.items():
+            defaults.update(vars(parser.parse_args([command, *required])))
+        options = schema[section]["properties"]
+        for option, spec in options.items():
+            assert spec["default"] == defaults[option], f"{section}.{option}"
+        # the bundled config spells out every option at its default
+        assert config[section] == {option: spec["default"] for option, spec in options.items()}
+    assert schema["figure_format"]["enum"] == list(FIGURE_FORMATS)
+    figure_format = vars(parser.parse_args(["preprocess", "in.h5ad", "out.h5ad"]))
+    assert schema["figure_format"]["default"] == figure_format["figure_format"]
+    assert config["figure_format"] == schema["figure_format"]["default"]
 
 
 def test_bundled_config_is_valid_and_uses_the_example_cohort() -> None:
@@ -158,7 +149,7 @@ def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
 
     results = run / "results"
     samples = pd.read_csv(cohort, sep="\t")[K.SAMPLE].tolist()
-    adata = ad.read_h5ad(results / "cohort.h5ad")
+    adata = ad.read_h5ad(results / "cohort_clustered.h5ad")
     assert set(adata.obs[K.SAMPLE]) <= set(samples)
     for key in adata.uns[K.LEIDEN]["params"]["keys"]:
         assert adata.obs[key].notna().all()
@@ -169,23 +160,22 @@ def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
     assert sorted(summary[K.SAMPLE]) == sorted(samples)
     clusters = pd.read_csv(results / "tables" / "clusters_by_sample.tsv", sep="\t")
     assert clusters["n_cells"].sum() == 2 * adata.n_obs
-    for name in (*FIGURES, *ANNOTATE_FIGURES):
-        assert (results / "figures" / f"{name}.png").stat().st_size > 0
+    for step in ("merge", "preprocess", "annotate", "bcr"):
+        for name in STEPS[step].tables:
+            assert (results / "tables" / f"{name}.tsv").exists(), name
+        for name in STEPS[step].figures:
+            assert (results / "figures" / f"{name}.png").stat().st_size > 0, name
     annotated = ad.read_h5ad(results / "cohort_annotated.h5ad")
     assert annotated.obs[K.LINEAGE].notna().all()
     assert K.CAR_DETECTED in annotated.obs
-    for table in ("cell_types_by_sample", "annotation_markers", "car_by_sample"):
+    for table in STEPS["annotate"].tables:
         assert len(pd.read_csv(results / "tables" / f"{table}.tsv", sep="\t")) > 0, table
-    bcr = ad.read_h5ad(results / "cohort_bcr.h5ad")
+    bcr = ad.read_h5ad(results / "cohort.h5ad")
     assert bcr.n_obs == adata.n_obs
     assert {K.BCR_STATE, K.CLONE, K.PREEXISTING} <= set(bcr.obs.columns)
     reconstitution = pd.read_csv(results / "tables" / "reconstitution.tsv", sep="\t")
     assert sorted(reconstitution[K.SAMPLE]) == sorted(set(adata.obs[K.SAMPLE]))
     assert reconstitution.loc[reconstitution["n_B"] == 0, "aplasia"].all()
-    for name in BCR_TABLES:
-        assert (results / "tables" / f"{name}.tsv").exists(), name
-    for name in BCR_FIGURES:
-        assert (results / "figures" / f"{name}.png").stat().st_size > 0
     assert len(list((results / "figures" / PATIENT_FIGURES).glob("*.png"))) == 2
     for log in ("merge.log", "preprocess.log", "annotate.log", "bcr.log",
                 f"qc/{samples[0]}.log"):

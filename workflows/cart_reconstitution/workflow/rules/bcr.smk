@@ -3,20 +3,15 @@ rule bcr:
         # B-cell states combine the receptor with the annotation's lineage and cell type
         rules.annotate.output.cohort,
     output:
-        cohort=result("cohort_bcr.h5ad"),
-        tables=expand(result("tables/{name}.tsv"), name=BCR_TABLES),
-        figures=expand(
-            result("figures/{name}.{ext}"),
-            name=BCR_FIGURES,
-            ext=config["bcr"]["figure_format"],
-        ),
+        cohort=result("cohort.h5ad"),
+        tables=step_tables("bcr"),
+        figures=step_figures("bcr"),
         patients=directory(result(f"figures/{PATIENT_FIGURES}")),
     log:
         result("logs/bcr.log"),
     params:
         python=python(),
-        tables=lambda wildcards, output: Path(output.tables[0]).parent,
-        figures=lambda wildcards, output: Path(output.figures[0]).parent,
+        outputs=step_options,
         naive_max_shm=config["bcr"]["naive_max_shm"],
         memory_min_shm=config["bcr"]["memory_min_shm"],
         bcr_cutoff=config["bcr"]["bcr_cutoff"],
@@ -24,15 +19,12 @@ rule bcr:
         reference_timepoint=config["bcr"]["reference_timepoint"],
         n_boot=config["bcr"]["n_boot"],
         seed=config["bcr"]["seed"],
-        figure_format=config["bcr"]["figure_format"],
     threads: 2
     resources:
         mem_mb=lambda wildcards, input: 4000 + 6 * int(input.size_mb),
         runtime=60,
     shell:
-        "{params.python:q} -m repertoire bcr {input:q} {output.cohort:q}"
-        " --tables {params.tables:q} --figures {params.figures:q}"
-        " --figure-format {params.figure_format}"
+        "{params.python:q} -m repertoire bcr {input:q} {output.cohort:q} {params.outputs}"
         " --naive-max-shm {params.naive_max_shm} --memory-min-shm {params.memory_min_shm}"
         " --bcr-cutoff {params.bcr_cutoff} --aplasia-below {params.aplasia_below}"
         " --reference-timepoint {params.reference_timepoint:q} --n-boot {params.n_boot}"

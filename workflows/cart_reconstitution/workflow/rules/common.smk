@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from repertoire import InputError
-from repertoire.cli import ANNOTATE_FIGURES, BCR_FIGURES, BCR_TABLES, FIGURES, PATIENT_FIGURES
+from repertoire.cli import PATIENT_FIGURES, STEPS
 from repertoire.io import read_samplesheet
 from repertoire.io._samplesheet import FILE_COLUMNS
 
@@ -55,3 +55,26 @@ def sample_metadata(wildcards):
 def python():
     """The interpreter Snakemake runs under: it has `repertoire` installed, whatever PATH says."""
     return sys.executable
+
+
+def step_tables(step):
+    """The tables a step of the `repertoire` command writes (the names are the command's)."""
+    return expand(result("tables/{name}.tsv"), name=STEPS[step].tables)
+
+
+def step_figures(step):
+    """The figures a step of the `repertoire` command writes, in the configured format."""
+    return expand(
+        result("figures/{name}.{ext}"), name=STEPS[step].figures, ext=config["figure_format"]
+    )
+
+
+def step_options(wildcards, output):
+    """--tables and --figures pointing at the folders of the rule's declared outputs."""
+    options = []
+    if output.get("tables"):
+        options += ["--tables", str(Path(output.tables[0]).parent)]
+    if output.get("figures"):
+        options += ["--figures", str(Path(output.figures[0]).parent),
+                    "--figure-format", config["figure_format"]]
+    return shlex.join(options)

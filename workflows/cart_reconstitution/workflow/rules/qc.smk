@@ -25,16 +25,18 @@ rule merge:
         qc=expand(result("qc/{sample}.h5ad"), sample=SAMPLES.index),
     output:
         cohort=result("cohort_qc.h5ad"),
-        summary=result("tables/qc_summary.tsv"),
+        tables=step_tables("merge"),
+        figures=step_figures("merge"),
     log:
         result("logs/merge.log"),
     params:
         python=python(),
+        outputs=step_options,
         keep_flagged="--keep-flagged" if config["qc"]["keep_flagged"] else "",
     threads: 1
     resources:
         mem_mb=lambda wildcards, input: 4000 + 4 * int(input.size_mb),
         runtime=60,
     shell:
-        "{params.python:q} -m repertoire merge --output {output.cohort:q}"
-        " --summary {output.summary:q} {params.keep_flagged} {input.qc:q} 2> {log:q}"
+        "{params.python:q} -m repertoire merge --output {output.cohort:q} {params.outputs}"
+        " {params.keep_flagged} {input.qc:q} 2> {log:q}"

@@ -1,0 +1,86 @@
+"""The ``repertoire`` command: one subcommand per workflow step.
+
+Every subcommand reads its inputs, calls the package's public functions and writes its outputs
+atomically, so a user at a terminal and the Snakemake workflow run the same code. Errors in the
+user's input (:class:`repertoire.InputError`) are printed as one sentence and exit with status 2;
+any other exception is a bug and keeps its traceback. :data:`STEPS` names the tables and
+figures of each step, which the workflow's rules expand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from .. import __version__
+from .._errors import InputError
+from .._logging import configure
+from . import _annotate, _bcr, _preprocess, _qc, _simulate, _validate
+from ._base import FIGURE_FORMATS, Step
+from ._bcr import PATIENT_FIGURES
+from ._preprocess import cluster_counts
+from ._qc import join_records
+from ._validate import describe_samplesheet
+
+EXIT_INPUT_ERROR = 2
+_MODULES = (_validate, _qc, _preprocess, _annotate, _bcr, _simulate)
+STEPS: dict[str, Step] = {step.name: step for module in _MODULES for step in module.STEPS}
+
+__all__ = [
+    "EXIT_INPUT_ERROR", "FIGURE_FORMATS", "PATIENT_FIGURES", "STEPS", "Step", "build_parser",
+    "cluster_counts", "describe_samplesheet", "join_records", "main",
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``repertoire`` command line.
+
+    Parameters
+    ----------
+    argv
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    The exit status: 0 on success, 2 when the input is at fault (the reason is printed to
+    stderr as ``error: <one sentence>``).
+    """
+    args = build_parser().parse_args(argv)
+    configure(-1 if args.quiet else args.verbose)
+    # receptor data live in awkward arrays by design; the notice would open every log
+    warnings.filterwarnings("ignore", message="Support for Awkward Arrays is currently")
+    try:
+        args.run(args)
+    except InputError as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of the ``repertoire`` command and its subcommands.
+
+    Returns
+    -------
+    The parser; each subcommand stores its handler as ``run`` in the parsed namespace.
+    """
+    parser = argparse.ArgumentParser(
+        prog="repertoire",
+        description="Single-cell immune repertoire analysis after CD19 CAR-T therapy. "
+        "Each subcommand is one step of the cart_reconstitution workflow.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    verbosity = common.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log debugging detail to stderr"
+    )
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="log only warnings and errors to stderr"
+    )
+    for module in _MODULES:
+        module.add(subparsers, common)
+    return parser
