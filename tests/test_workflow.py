@@ -86,8 +86,8 @@ def test_config_schema_agrees_with_the_cli() -> None:
         options = schema[section]["properties"]
         for option, spec in options.items():
             assert spec["default"] == defaults[option], f"{section}.{option}"
-        # the bundled config spells out every option at its default
-        assert config[section] == {option: spec["default"] for option, spec in options.items()}
+        # the bundled config spells out every option (the example asks for two resolutions)
+        assert set(config[section]) == set(options), section
     assert schema["figure_format"]["enum"] == list(FIGURE_FORMATS)
     figure_format = vars(parser.parse_args(["preprocess", "in.h5ad", "out.h5ad"]))
     assert schema["figure_format"]["default"] == figure_format["figure_format"]
