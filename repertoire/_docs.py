@@ -25,11 +25,15 @@ SNIPPETS = {
         Key under which results are written.""",
     "plot": """ax
         Axes to draw into; a new figure is made when ``None``.
-    show
+    {show_save}""",
+    "show_save": """show
         Show the figure (default: only when not saving and running interactively).
     save
         Write the figure to this path (format from its suffix).""",
 }
+
+
+SNIPPETS["plot"] = SNIPPETS["plot"].format(show_save=SNIPPETS["show_save"])
 
 
 def doc_params(func: F) -> F:

@@ -61,6 +61,16 @@ LINEAGES = ("B", "plasma", "T", "NK", "myeloid", "other")
 SHM_SOURCE = "shm_source"
 BCR_EVIDENCE = "bcr_state_evidence"
 BCR_STATES = ("naive_transitional", "memory_unswitched", "memory_switched", "DN", "plasma")
+# the B-cell receptor state each B-lineage cell type corresponds to (its phenotype's state)
+BCR_STATE_OF_CELL_TYPE = {
+    "B_transitional": "naive_transitional",
+    "B_naive": "naive_transitional",
+    "B_memory_unswitched": "memory_unswitched",
+    "B_memory_switched": "memory_switched",
+    "B_DN": "DN",
+    "plasmablast": "plasma",
+    "plasma_LLPC": "plasma",
+}
 ISOTYPES = ("IGHM", "IGHD", "IGHG1", "IGHG2", "IGHG3", "IGHG4", "IGHA1", "IGHA2", "IGHE")
 RECEPTOR_TYPE = "receptor_type"
 CLONE = "clone_id"

@@ -19,7 +19,7 @@ import scirpy as ir
 
 import repertoire as rp
 from repertoire import _keys as K
-from repertoire.datasets._design import BCR_STATE_OF
+from repertoire.datasets._design import BCR_STATE_OF, LINEAGE_TYPES
 from repertoire.tl._bcr import _decide, normalise_isotype
 from repertoire.tl._labels import TX_STATE
 
@@ -36,8 +36,9 @@ def _b_cells(adata: ad.AnnData) -> pd.Series:
 
 
 def test_transcriptome_states_are_the_simulators() -> None:
-    assert TX_STATE == BCR_STATE_OF
+    assert TX_STATE is BCR_STATE_OF
     assert set(TX_STATE.values()) == set(K.BCR_STATES)
+    assert set(TX_STATE) == set(LINEAGE_TYPES["B"]) | set(LINEAGE_TYPES["plasma"])
 
 
 def test_isotype_agrees_with_the_truth(bcr_cohort: ad.AnnData) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 from numpydoc.docscrape import FunctionDoc
 
 import repertoire as rp
+from repertoire._docs import SNIPPETS
 
 MODULES = {"io": rp.io, "pp": rp.pp, "tl": rp.tl, "pl": rp.pl, "datasets": rp.datasets,
            "resources": rp.resources}
@@ -29,6 +31,8 @@ def test_every_module_exports_something():
 
 @pytest.mark.parametrize("function", PUBLIC)
 def test_docstring_documents_every_parameter_and_the_result(function):
+    placeholders = re.findall(r"^\s*\{(\w+)\}\s*$", function.__doc__ or "", re.MULTILINE)
+    assert not set(placeholders) & set(SNIPPETS), f"unfilled {placeholders}: add @doc_params"
     doc = FunctionDoc(function)
     assert doc["Summary"], "missing summary line"
     signature = inspect.signature(function)

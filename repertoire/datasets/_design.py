@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _keys as K
+
 LINEAGE_TYPES = {
     "B": ("B_transitional", "B_naive", "B_memory_unswitched", "B_memory_switched", "B_DN"),
     "plasma": ("plasmablast", "plasma_LLPC"),
@@ -25,15 +27,7 @@ LINEAGE_TYPES = {
 CELL_TYPES = tuple(t for types in LINEAGE_TYPES.values() for t in types)
 LINEAGE_OF = {t: lineage for lineage, types in LINEAGE_TYPES.items() for t in types}
 
-BCR_STATE_OF = {
-    "B_transitional": "naive_transitional",
-    "B_naive": "naive_transitional",
-    "B_memory_unswitched": "memory_unswitched",
-    "B_memory_switched": "memory_switched",
-    "B_DN": "DN",
-    "plasmablast": "plasma",
-    "plasma_LLPC": "plasma",
-}
+BCR_STATE_OF = K.BCR_STATE_OF_CELL_TYPE
 
 # scheduled visits: (timepoint, nominal day, jitter in days, tissues)
 SCHEDULE = (

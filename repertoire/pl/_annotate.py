@@ -51,10 +51,7 @@ def cell_types(
         ``"right margin"``, ``"on data"`` or ``"none"``.
     ax
         Two axes to draw into; a new figure is made when ``None``.
-    show
-        Show the figure (default: only when not saving and running interactively).
-    save
-        Write the figure to this path (format from its suffix).
+    {show_save}
 
     Returns
     -------
@@ -110,10 +107,7 @@ def marker_dotplot(
     {layer}
     ax
         Axes to draw into; a new figure is made when ``None``.
-    show
-        Show the figure (default: only when not saving and running interactively).
-    save
-        Write the figure to this path (format from its suffix).
+    {show_save}
 
     Returns
     -------

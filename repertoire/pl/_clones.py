@@ -48,10 +48,7 @@ def clone_tracking(
         Key of the tracking results in ``.uns``.
     ax
         Two axes to draw into; a new figure is made when ``None``.
-    show
-        Show the figure (default: only when not saving and running interactively).
-    save
-        Write the figure to this path (format from its suffix).
+    {show_save}
 
     Returns
     -------

@@ -61,10 +61,7 @@ def qc(
         Cells that passed drawn per sample (a seeded random subset); flagged cells are all drawn.
     ax
         One axes per metric to draw into; a new figure is made when ``None``.
-    show
-        Show the figure (default: only when not saving and running interactively).
-    save
-        Write the figure to this path (format from its suffix).
+    {show_save}
 
     Returns
     -------

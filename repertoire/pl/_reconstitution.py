@@ -79,10 +79,7 @@ def reconstitution(
         Key of the reconstitution results in ``.uns``.
     ax
         Three axes to draw into; a new figure is made when ``None``.
-    show
-        Show the figure (default: only when not saving and running interactively).
-    save
-        Write the figure to this path (format from its suffix).
+    {show_save}
 
     Returns
     -------

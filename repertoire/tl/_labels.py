@@ -11,16 +11,7 @@ import pandas as pd
 
 from .. import _keys as K
 
-# the B-cell receptor state each B-lineage cell type corresponds to
-TX_STATE = {
-    "B_transitional": "naive_transitional",
-    "B_naive": "naive_transitional",
-    "B_memory_unswitched": "memory_unswitched",
-    "B_memory_switched": "memory_switched",
-    "B_DN": "DN",
-    "plasmablast": "plasma",
-    "plasma_LLPC": "plasma",
-}
+TX_STATE = K.BCR_STATE_OF_CELL_TYPE
 B_LINEAGES = ("B", "plasma")
 MEMORY_STATES = ("memory_unswitched", "memory_switched", "DN")
 
