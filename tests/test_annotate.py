@@ -338,3 +338,27 @@ def test_composition_plot(annotated_cohort):
         heights[bar.get_x()] = heights.get(bar.get_x(), 0) + bar.get_height()
     np.testing.assert_allclose(list(heights.values()), 1.0)
     plt.close("all")
+
+
+def test_memory_b_cells_follow_their_own_heavy_chain_constant_transcripts():
+    from repertoire.tl._annotate import _memory_isotypes
+
+    genes = ["IGHM", "IGHD", "IGHG1", "IGHA1", "CD27"]
+    # log-expression: switched lead, unswitched lead, a tie, a naive cell with IgG transcripts
+    matrix = sp.csr_matrix(np.array([
+        [0.5, 0.0, 4.0, 0.0, 2.0],
+        [4.0, 1.0, 0.5, 0.0, 2.0],
+        [3.0, 0.0, 2.5, 0.0, 2.0],
+        [0.0, 0.0, 5.0, 0.0, 0.0],
+    ]))
+    cells = pd.DataFrame({
+        K.CELL_TYPE: ["B_memory_unswitched", "B_memory_switched", "B_memory_switched",
+                      "B_naive"],
+        K.CELL_TYPE_CONFIDENCE: 0.9, K.LINEAGE_CONFIDENCE: [0.99, 0.99, 0.99, 0.5],
+    })
+    _memory_isotypes(cells, matrix, {g: i for i, g in enumerate(genes)}, margin=1.0)
+    assert cells[K.CELL_TYPE].tolist() == ["B_memory_switched", "B_memory_unswitched",
+                                           "B_memory_switched", "B_naive"]
+    # relabelled cells: confidence from the lead (3.5 log units), never above the lineage's
+    assert cells[K.CELL_TYPE_CONFIDENCE].iloc[0] == pytest.approx(1 - np.exp(-3.5 / 2))
+    assert cells[K.CELL_TYPE_CONFIDENCE].tolist()[2:] == [0.9, 0.9]

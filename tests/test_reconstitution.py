@@ -183,11 +183,9 @@ def test_reconstitution_fractions_match_the_truth(bcr_cohort: ad.AnnData) -> Non
         print(f"{name}: largest gap to the truth per subset, percentage points, over samples "
               f"with >= 50 true B cells\n{(100 * gaps).round(2).to_string()}")
         worst[name] = gaps.max()
-    # the receptor reads the isotype and SHM of each cell; the transcriptome calls subsets by
-    # cluster, and 1 cell in 50 is 2 points
-    assert worst["singlets"]["bcr"] <= 0.03
-    assert worst["singlets"]["tx"] <= 0.05
-    assert worst["all cells QC kept"].max() <= 0.06
+    assert worst["singlets"].max() <= 0.03
+    # doublets pairing a B cell with a monocyte pass for double-negative B cells
+    assert worst["all cells QC kept"].max() <= 0.05
 
 
 def test_reconstitution_car_and_aplasia(bcr_cohort: ad.AnnData) -> None:

@@ -51,6 +51,7 @@ def annotate(
     batch_key: str | None = K.SAMPLE,
     min_coverage: float = 0.5,
     min_score: float = 0.2,
+    isotype_margin: float | None = 1.0,
     key_added: str = K.ANNOTATION,
     random_state: int = 0,
     inplace: bool = True,
@@ -112,6 +113,13 @@ def annotate(
     min_score
         Smallest lineage score (mean z-score) of a cluster's best panel; below it the cluster
         is ``other``/``unassigned``.
+    isotype_margin
+        A B cell expresses one heavy-chain constant region, among the most abundant transcripts
+        of a B cell, so each memory B cell's own transcripts settle switched against unswitched:
+        a cell called ``B_memory_unswitched`` or ``B_memory_switched`` whose strongest switched
+        constant gene (IGHG1-4, IGHA1-2, IGHE) leads its strongest IGHM/IGHD by at least this
+        much log-expression (or trails it by as much) takes the switched (unswitched) label,
+        whatever its sub-cluster's. ``None`` keeps the sub-cluster labels.
     {key_added}
     {random_state}
     {inplace}
@@ -175,6 +183,8 @@ def annotate(
         )
         cells.iloc[rows, cells.columns.get_loc(f"{key_added}_subcluster")] = subclusters
         tables.append(calls.table)
+    if isotype_margin is not None:
+        _memory_isotypes(cells, matrix, index, isotype_margin)
     unassigned = cells[K.LINEAGE].to_numpy() == UNASSIGNED
     cells.loc[unassigned, K.LINEAGE] = "other"
     cells.loc[unassigned, [K.LINEAGE_CONFIDENCE, K.CELL_TYPE_CONFIDENCE]] = 0.0
@@ -194,6 +204,7 @@ def annotate(
             layer=layer, markers=panels, gene_symbols=gene_symbols, groupby=groupby,
             resolution=resolution, subcluster_resolution=subcluster_resolution,
             batch_key=batch_key, min_coverage=min_coverage, min_score=min_score,
+            isotype_margin=isotype_margin,
             graph=origin,
             random_state=random_state,
         ),
@@ -335,6 +346,44 @@ def _gene_names(adata: AnnData, gene_symbols: str | None) -> pd.Index:
     """Upper-cased unique gene symbols, so that gene selection excludes MT- genes in any case."""
     symbols = adata.var_names if gene_symbols is None else adata.var[gene_symbols]
     return pd.Index(anndata.utils.make_index_unique(pd.Index(symbols).astype(str).str.upper()))
+
+
+# memory B cells by their own isotype -----------------------------------------------------------
+
+
+SWITCHED_CONSTANT = ("IGHG1", "IGHG2", "IGHG3", "IGHG4", "IGHA1", "IGHA2", "IGHE")
+UNSWITCHED_CONSTANT = ("IGHM", "IGHD")
+MEMORY_BY_ISOTYPE = {"switched": "B_memory_switched", "unswitched": "B_memory_unswitched"}
+ISOTYPE_CONFIDENCE_SCALE = 2.0  # a lead of this much log-expression gives 1 - 1/e
+
+
+def _memory_isotypes(cells: pd.DataFrame, matrix, index: dict[str, int], margin: float) -> None:
+    """Relabel memory B cells by their dominant heavy-chain constant transcripts, in place."""
+    labels = cells[K.CELL_TYPE].to_numpy(dtype=object)
+    rows = np.flatnonzero(np.isin(labels, list(MEMORY_BY_ISOTYPE.values())))
+    switched = [index[g] for g in SWITCHED_CONSTANT if g in index]
+    unswitched = [index[g] for g in UNSWITCHED_CONSTANT if g in index]
+    if not len(rows) or not switched or not unswitched:
+        return
+    lead = _row_max(matrix[rows][:, switched]) - _row_max(matrix[rows][:, unswitched])
+    decided = np.where(lead >= margin, MEMORY_BY_ISOTYPE["switched"],
+                       np.where(lead <= -margin, MEMORY_BY_ISOTYPE["unswitched"], None))
+    changed = rows[(decided != None) & (decided != labels[rows])]  # noqa: E711
+    if not len(changed):
+        return
+    positions = np.searchsorted(rows, changed)
+    cells.iloc[changed, cells.columns.get_loc(K.CELL_TYPE)] = decided[positions]
+    confidence = 1.0 - np.exp(-np.abs(lead[positions]) / ISOTYPE_CONFIDENCE_SCALE)
+    cells.iloc[changed, cells.columns.get_loc(K.CELL_TYPE_CONFIDENCE)] = np.minimum(
+        confidence, cells[K.LINEAGE_CONFIDENCE].to_numpy()[changed]
+    )
+    logger.info("%d memory B cells relabelled by their own heavy-chain constant transcripts",
+                len(changed))
+
+
+def _row_max(block) -> np.ndarray:
+    block = block.toarray() if sp.issparse(block) else np.asarray(block)
+    return block.max(axis=1).astype(float)
 
 
 # calls ----------------------------------------------------------------------------------------
