@@ -381,7 +381,7 @@ def test_full_cohort_of_eleven_patients(full_cohort: ad.AnnData) -> None:
     assert np.abs(obs.loc[heavy, K.SHM_RATE] - obs.loc[heavy, K.TRUE_SHM_RATE]).max() < 1e-9
     b = obs[K.TRUE_LINEAGE].isin(["B", "plasma"]) & singlets
     accuracy = (obs.loc[b, K.BCR_STATE].astype(object) == obs.loc[b, K.TRUE_BCR_STATE]).mean()
-    cells = (obs[K.RECEPTOR_TYPE] == "BCR") & obs[K.CLONE].notna()
+    cells = (obs[K.RECEPTOR_TYPE] == "BCR") & obs[K.CLONE].notna() & singlets
     ari = adjusted_rand_score(obs.loc[cells, K.TRUE_CLONE], obs.loc[cells, K.CLONE].astype(str))
     samples = adata.uns[K.CLONE_TRACKING]["samples"]
     after = samples[(samples["phase"] == "after") & (samples["n_cells"] >= 10)]
