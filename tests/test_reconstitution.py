@@ -7,6 +7,7 @@ annotation, CAR detection and the BCR steps; the simulator's truth is used only 
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import anndata as ad
@@ -14,12 +15,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import scirpy as ir
 from sklearn.metrics import adjusted_rand_score
 
 import repertoire as rp
 from repertoire import _keys as K
 from repertoire.tl._diversity import hill_numbers, rarefied_richness
 from repertoire.tl._labels import TX_STATE
+
+SCIRPY_DATA = Path(ir.__file__).parent / "tests" / "data"
 
 # clones ----------------------------------------------------------------------------------------
 
@@ -54,6 +58,32 @@ def test_clones_stay_within_patients(bcr_cohort: ad.AnnData) -> None:
     assert (clones.set_index(K.CLONE)["n_cells"] == sizes.reindex(clones[K.CLONE])).all()
     assert (obs[K.CLONE_SIZE] == obs[K.CLONE].astype(str).map(sizes)).all()
     assert set(obs[K.EXPANSION].dropna()) <= {"<= 1", "<= 2", "> 2"}
+
+
+def test_clones_on_real_10x_contigs_merge_cell_rangers() -> None:
+    """Cell Ranger's clonotypes (identical CDR3 nucleotides on every chain) on a real 10x BCR
+    run are finer than ours (heavy-chain junctions within 15 %): each should fall inside one of
+    our clones, except where a cell holds two heavy chains and the primary one differs."""
+    path = SCIRPY_DATA / "10x" / "sc5p_v2_hs_melanoma_10k_b_filtered_contig_annotations.csv.gz"
+    contigs = pd.read_csv(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = rp.io.read_vdj(path)
+    adata.obs[K.PATIENT], adata.obs[K.SAMPLE] = "P01", "P01_melanoma"
+    ours = rp.tl.clonotypes(adata, inplace=False)[K.CLONE].dropna().astype(str)
+    cell_ranger = contigs.groupby("barcode")["raw_clonotype_id"].first().reindex(ours.index)
+    assert cell_ranger.notna().all()
+    ours_per_theirs = ours.groupby(cell_ranger).nunique()
+    split = ours_per_theirs.index[ours_per_theirs > 1]
+    heavy = contigs[(contigs["chain"] == "IGH") & contigs["productive"].astype(str).eq("True")]
+    two_heavy = set(heavy.groupby("barcode").size().loc[lambda n: n > 1].index)
+    print(f"10x melanoma BCR: {len(ours)} cells, {ours.nunique()} clones against Cell Ranger's "
+          f"{cell_ranger.nunique()}; ARI {adjusted_rand_score(cell_ranger, ours):.3f}; "
+          f"{len(split)} Cell Ranger clonotypes split")
+    assert ours.nunique() < cell_ranger.nunique()
+    for clonotype in split:
+        assert two_heavy & set(cell_ranger.index[cell_ranger == clonotype])
+    assert len(split) <= 0.001 * len(ours_per_theirs)
 
 
 def test_hill_numbers_by_hand() -> None:
