@@ -336,6 +336,30 @@ def test_a_cohort_without_any_b_cell(aplastic: ad.AnnData, tmp_path: Path) -> No
     _draw_everything(only, tmp_path, str(only.obs[K.PATIENT].iloc[0]))
 
 
+def test_cohort_plot_medians_leave_out_values_on_few_cells() -> None:
+    # naive fraction of B cells: patient, outcome, timepoint, day, naive cells, B cells
+    rows = [("P1", "remission", "baseline", -5, 6, 10), ("P2", "remission", "baseline", -5, 4, 10),
+            ("P1", "remission", "D28", 28, 0, 1), ("P2", "remission", "D28", 28, 0, 0),
+            ("P1", "remission", "M3", 90, 2, 2), ("P2", "remission", "M3", 90, 18, 20),
+            ("P3", "relapse", "baseline", -5, 3, 10), ("P3", "relapse", "relapse", 120, 2, 10),
+            ("P3", "relapse", "M3", 90, 5, 10)]
+    samples = pd.DataFrame(rows, columns=[K.PATIENT, K.OUTCOME, K.TIMEPOINT, K.DAY,
+                                          "n_naive_bcr", "n_B_bcr"])
+    samples[K.TISSUE] = "blood"
+    samples["frac_naive_bcr"] = samples["n_naive_bcr"] / samples["n_B_bcr"].replace(0, np.nan)
+    adata = ad.AnnData(uns={K.RECONSTITUTION: {"samples": samples}})
+    ax = rp.pl.reconstitution_cohort(adata, metric="frac_naive_bcr", min_cells=10, show=False)
+    medians = {line.get_label(): line.get_ydata() for line in ax.lines
+               if "median" in line.get_label()}
+    labels = [tick.get_text() for tick in ax.get_xticklabels()]
+    plt.close("all")
+    assert labels == ["baseline", "D28", "M3", "relapse"]
+    # remission: baseline (0.6 + 0.4) / 2; D28 one B cell of 10 needed: a gap; M3 only P2's 18/20
+    np.testing.assert_allclose(medians["remission (median)"], [0.5, np.nan, 0.9])
+    # relapse has no D28 visit and draws none; its relapse visit keeps its place
+    np.testing.assert_allclose(medians["relapse (median)"], [0.3, 0.5, 0.2])
+
+
 def _draw_everything(adata: ad.AnnData, directory: Path, patient: str) -> list[Path]:
     paths = {name: directory / f"{name}.png" for name in (
         "reconstitution", "cohort", "isotypes", "shm", "tracking", "tracking_one", "diversity")}
@@ -360,6 +384,23 @@ def test_plots_of_the_cohort_and_of_aplasia(
     written += _draw_everything(aplastic, tmp_path / "aplastic",
                                 str(aplastic.obs[K.PATIENT].iloc[0]))
     print(f"drew {len(written)} figures")
+
+
+def test_clone_tracking_names_the_returning_clones(bcr_cohort: ad.AnnData) -> None:
+    tracking = bcr_cohort.uns[K.CLONE_TRACKING]
+    clones = tracking["clones"][tracking["clones"]["returned"].astype(bool)]
+    largest = clones.sort_values(["n_cells_after", K.CLONE], ascending=[False, True]).head(3)
+    figure = rp.pl.clone_tracking(bcr_cohort, n_clones=3, show=False)
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    plt.close("all")
+    assert [label.split(" ")[0] for label in labels] == largest[K.CLONE].tolist()
+    occurrences = tracking["occurrences"]
+    for label, (_, clone) in zip(labels, largest.iterrows(), strict=True):
+        after = occurrences[(occurrences[K.CLONE] == clone[K.CLONE])
+                            & (occurrences["phase"] == "after")]
+        named = dict(part.rsplit(" ", 1) for part in label.split(": ", 1)[1].split(", "))
+        assert sum(int(n) for n in named.values()) == clone["n_cells_after"]
+        assert set(named) == set(after.loc[after["n_cells"] > 0, "cell_type"].astype(str))
 
 
 def test_plots_return_what_they_draw_into(bcr_cohort: ad.AnnData) -> None:

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from .. import _keys as K
 from .._docs import doc_params
 from ._reconstitution import OUTCOME_COLORS, _axes, _interval, result_table
-from ._utils import finish, new_axes
+from ._utils import finish, new_axes, palette
 
 
 @doc_params
@@ -30,11 +30,13 @@ def clone_tracking(
 ) -> Figure:
     """Draw how baseline clones come back after infusion.
 
-    Left: cells per sample of the ``n_clones`` largest returning baseline clones against days
-    since infusion (baseline samples before day 0), one line per clone, coloured by the
-    patient's outcome. Right: the share of B-lineage cells from pre-existing clones in each
-    sample after infusion, with Wilson 95% intervals, one line per patient. Without returning
-    clones (or without any B cell after infusion) the panels say so.
+    Top: cells per sample of the ``n_clones`` largest returning baseline clones against days
+    since infusion (baseline samples before day 0), one colour per clone, solid for relapsing
+    and dashed for remitting patients; the legend names each clone with its patient's outcome
+    and the cell types it returns as. Bottom: the share of B-lineage cells from pre-existing
+    clones in each sample after infusion, with Wilson 95% intervals, one line per patient
+    coloured by outcome. Without returning clones (or without any B cell after infusion) the
+    panels say so.
 
     Parameters
     ----------
@@ -43,7 +45,7 @@ def clone_tracking(
     patient
         Draw this ``patient_id`` only; all patients when ``None``.
     n_clones
-        Largest returning clones drawn on the left.
+        Largest returning clones drawn at the top.
     key
         Key of the tracking results in ``.uns``.
     ax
@@ -61,18 +63,18 @@ def clone_tracking(
         clones = clones[clones[K.PATIENT].astype(str) == str(patient)]
         occurrences = occurrences[occurrences[K.PATIENT].astype(str) == str(patient)]
         samples = samples[samples[K.PATIENT].astype(str) == str(patient)]
-    fig, (left, right), owned = _axes(ax, 2, (11.0, 4.5))
+    fig, (left, right), owned = _axes(ax, 2, (11.0, 5.5))
     outcome_of = (samples.drop_duplicates(K.PATIENT).set_index(K.PATIENT)[K.OUTCOME]
                   .astype(str) if K.OUTCOME in samples else pd.Series(dtype=str))
     returning = clones[clones["returned"].astype(bool)].sort_values(
-        "n_cells_after", ascending=False).head(n_clones)
-    for _, clone in returning.iterrows():
+        ["n_cells_after", K.CLONE], ascending=[False, True]).head(n_clones)
+    for color, (_, clone) in zip(palette(len(returning)), returning.iterrows(), strict=True):
         rows = occurrences[occurrences[K.CLONE] == clone[K.CLONE]]
         per_day = rows.groupby("day")["n_cells"].sum().sort_index()
-        color = OUTCOME_COLORS.get(outcome_of.get(clone[K.PATIENT], "unknown"), "grey")
-        left.plot(per_day.index, per_day.to_numpy(), marker="o", color=color, alpha=0.7)
-        left.annotate(str(clone[K.CLONE]), (per_day.index[-1], per_day.iloc[-1]),
-                      fontsize="xx-small", xytext=(2, 2), textcoords="offset points")
+        outcome = outcome_of.get(clone[K.PATIENT], "unknown")
+        left.plot(per_day.index, per_day.to_numpy(), marker="o", color=color, alpha=0.8,
+                  linestyle="-" if outcome == "relapse" else "--",
+                  label=f"{clone[K.CLONE]} ({outcome}): {_returning_types(rows)}")
     if returning.empty:
         left.text(0.5, 0.5, "no baseline clone seen after infusion", ha="center",
                   transform=left.transAxes)
@@ -81,6 +83,8 @@ def clone_tracking(
     left.set_ylabel("cells of the clone per sample")
     left.set_title(f"largest returning baseline clones ({patient or 'all patients'})",
                    fontsize="medium")
+    if not returning.empty:
+        left.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     after = samples[samples["frac_preexisting"].notna()].sort_values(K.DAY)
     for name, rows in after.groupby(K.PATIENT, observed=True):
         color = OUTCOME_COLORS.get(outcome_of.get(name, "unknown"), "grey")
@@ -100,6 +104,14 @@ def clone_tracking(
     right.set_ylabel("fraction of B-lineage cells\nfrom baseline clones")
     finish(fig, show=show, save=save, owned=owned)
     return fig
+
+
+def _returning_types(occurrences: pd.DataFrame) -> str:
+    """The cell types a clone's cells take after infusion, most cells first."""
+    after = occurrences[occurrences["phase"] == "after"]
+    counts = after.groupby("cell_type", observed=True)["n_cells"].sum()
+    counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
+    return ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
 @doc_params

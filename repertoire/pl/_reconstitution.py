@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
+from ..tl._reconstitution import fraction_counts
 from ._utils import finish, new_axes, palette
 
 OUTCOME_COLORS = {"remission": "#1f77b4", "relapse": "#d62728", "unknown": "#7f7f7f"}
@@ -130,6 +131,7 @@ def reconstitution_cohort(
     *,
     metric: str = "frac_naive_tx",
     tissue: str = "blood",
+    min_cells: int = 10,
     key: str = K.RECONSTITUTION,
     ax: Axes | None = None,
     show: bool | None = None,
@@ -137,9 +139,11 @@ def reconstitution_cohort(
 ) -> Axes:
     """Draw one reconstitution measure for every patient, coloured by outcome, over timepoints.
 
-    Thin lines join each patient's samples; thick lines join each outcome's median. Above each
-    timepoint stands the patient-level p-value of relapse against remission with the minimum
-    attainable p (``.uns[key]["outcomes"]``).
+    Thin lines join each patient's samples; thick lines join each outcome's median. A value
+    resting on fewer than ``min_cells`` cells (a fraction of two B cells while B cells return)
+    is drawn hollow and left out of the median. Above each timepoint stands the patient-level
+    p-value of relapse against remission with the minimum attainable p
+    (``.uns[key]["outcomes"]``), which weighs every patient's counts as they are.
 
     Parameters
     ----------
@@ -149,6 +153,9 @@ def reconstitution_cohort(
         A column of the sample table, for example ``frac_naive_bcr`` or ``B_per_1000``.
     tissue
         Samples of this tissue are drawn.
+    min_cells
+        Fewest cells behind a value (its denominator: B cells for a subset fraction, T cells
+        for the CAR fraction) for it to count towards the median.
     key
         Key of the reconstitution results in ``.uns``.
     {plot}
@@ -164,15 +171,25 @@ def reconstitution_cohort(
     order = list(table.groupby(K.TIMEPOINT, observed=True)[K.DAY].median().sort_values().index)
     position = {t: i for i, t in enumerate(order)}
     ax, owned = new_axes(ax, (max(5.0, 1.0 + 0.9 * len(order)), 4.5))
-    x = table[K.TIMEPOINT].map(position)
-    for _, rows in table.assign(x=x).sort_values("x").groupby(K.PATIENT, observed=True):
-        outcome = str(rows[K.OUTCOME].iloc[0])
-        ax.plot(rows["x"], rows[metric], color=OUTCOME_COLORS.get(outcome, "grey"), alpha=0.35,
-                linewidth=0.8, marker="o", markersize=3)
-    for outcome, rows in table.assign(x=x).groupby(K.OUTCOME, observed=True):
-        median = rows.groupby("x")[metric].median()
+    denominator = fraction_counts().get(metric, (None, None))[1]
+    enough = (table[denominator] >= min_cells if denominator in table
+              else pd.Series(True, index=table.index))
+    table = table.assign(x=table[K.TIMEPOINT].map(position), enough=enough).sort_values("x")
+    for _, rows in table.groupby(K.PATIENT, observed=True):
+        color = OUTCOME_COLORS.get(str(rows[K.OUTCOME].iloc[0]), "grey")
+        ax.plot(rows["x"], rows[metric], color=color, alpha=0.35, linewidth=0.8)
+        for filled, points in rows.groupby("enough"):
+            ax.scatter(points["x"], points[metric], s=14, alpha=0.6, edgecolors=color,
+                       facecolors=color if filled else "none")
+    for outcome, rows in table.groupby(K.OUTCOME, observed=True):
+        # a visit of this outcome without enough cells breaks the line, rather than bridging it
+        median = rows[rows["enough"]].groupby("x")[metric].median().reindex(
+            sorted(rows["x"].unique()))
         ax.plot(median.index, median.to_numpy(), color=OUTCOME_COLORS.get(str(outcome), "grey"),
-                linewidth=2.5, label=f"{outcome} (median)")
+                linewidth=2.5, marker="o", markersize=6, label=f"{outcome} (median)")
+    if denominator in table and not table["enough"].all():
+        ax.scatter([], [], s=14, edgecolors="grey", facecolors="none",
+                   label=f"fewer than {min_cells} cells behind the value")
     tests = adata.uns[key].get("outcomes")
     if isinstance(tests, pd.DataFrame) and not tests.empty:
         mine = tests[(tests["metric"] == metric) & (tests[K.TISSUE].astype(str) == tissue)]
