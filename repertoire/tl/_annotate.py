@@ -71,6 +71,10 @@ def annotate(
        joined with the lineage's panel genes (scaled to unit variance, so that lowly expressed
        markers count), 30 principal components, neighbours and Leiden clusters; each
        sub-cluster takes its best cell-type panel, with z-scores taken within the lineage.
+       A lineage whose cell types are all ``lineage_level`` (``other``: megakaryocytes,
+       stroma, erythroid cells, progenitors) gathers distinct lineages rather than subsets
+       of one, so its z-scores are taken over all cells, as at the lineage step; within it
+       the majority type would set the mean and lose to background reads of the others.
 
     Each cell's scores are also averaged over its neighbours within its cluster. A cluster
     in which fewer than 90% of the cells prefer the cluster's label is clustered once more on
@@ -167,6 +171,7 @@ def annotate(
         f"{key_added}_cluster": clusters, f"{key_added}_subcluster": clusters,
     }, index=adata.obs_names)
     tables = [lineage_calls.table]
+    distinct = _distinct_lineages(panels)
     for lineage in K.LINEAGES:
         rows = np.flatnonzero(cells[K.LINEAGE].to_numpy() == lineage)
         subsets = [i for i, p in enumerate(type_set.panels) if p.lineage == lineage]
@@ -175,7 +180,7 @@ def annotate(
         calls, subclusters = _call_subsets(
             adata, matrix, rows, type_set, subsets, lineage, names=names, batch_key=batch_key,
             resolution=subcluster_resolution, min_coverage=min_coverage,
-            random_state=random_state,
+            against_all=lineage in distinct, random_state=random_state,
         )
         cells.iloc[rows, cells.columns.get_loc(K.CELL_TYPE)] = calls.labels
         cells.iloc[rows, cells.columns.get_loc(K.CELL_TYPE_CONFIDENCE)] = np.minimum(
@@ -225,6 +230,14 @@ def _lineage_panels(panels: dict) -> list[Panel]:
         for name, p in panels["cell_types"].items() if p["lineage_level"]
     ]
     return lineages + distinct
+
+
+def _distinct_lineages(panels: dict) -> set[str]:
+    """Lineages all of whose cell types are ``lineage_level``."""
+    kinds: dict[str, set[bool]] = {}
+    for p in panels["cell_types"].values():
+        kinds.setdefault(p["lineage"], set()).add(p["lineage_level"])
+    return {lineage for lineage, levels in kinds.items() if levels == {True}}
 
 
 def _cell_type_panels(panels: dict) -> list[Panel]:
@@ -442,15 +455,20 @@ class Scores:
 def _call_subsets(adata: AnnData, matrix, rows: np.ndarray, type_set: PanelSet,
                   subsets: list[int], lineage: str, *, names: pd.Index,
                   batch_key: str | None, resolution: float, min_coverage: float,
-                  random_state: int) -> tuple[Calls, np.ndarray]:
-    """Sub-cluster one lineage's cells and call the cell type of each sub-cluster."""
+                  against_all: bool, random_state: int) -> tuple[Calls, np.ndarray]:
+    """Sub-cluster one lineage's cells and call the cell type of each sub-cluster.
+
+    Panel z-scores are taken within the lineage's cells, or over all cells when
+    ``against_all``.
+    """
     panel_set = PanelSet(
         tuple(type_set.panels[i] for i in subsets), type_set.features, type_set.columns,
         type_set.weights[:, subsets], type_set.coverage[subsets],
         tuple(type_set.missing[i] for i in subsets),
     )
-    scores = Scores.compute(zscore(panel_set.values(matrix[rows])), panel_set,
-                            level=K.CELL_TYPE, min_coverage=min_coverage)
+    z = (zscore(panel_set.values(matrix))[rows] if against_all
+         else zscore(panel_set.values(matrix[rows])))
+    scores = Scores.compute(z, panel_set, level=K.CELL_TYPE, min_coverage=min_coverage)
     if len(scores.labels) > 1 and len(rows) >= MIN_CELLS:
         embed = {"names": names, "batch_key": batch_key,
                  "extra": scores.genes(matrix.shape[1]), "resolution": resolution,
