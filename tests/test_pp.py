@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from pathlib import Path
 
 import anndata as ad
 import awkward as ak
@@ -169,6 +170,31 @@ def test_detect_doublets_matches_scanpy_and_skips_small_samples(cohort, caplog):
     assert not small[K.DOUBLET].any()
     table = adata.uns[K.DOUBLET]["samples"].set_index(K.SAMPLE)
     assert table.loc["tiny", "status"] == "too few cells"
+
+
+def test_implausible_automatic_threshold_calls_nothing(caplog):
+    """On the example's P11_M6_BM (233 cells) Scrublet's automatic threshold lands inside the
+    singlets and calls 47 % of the sample; the simulator put 4 % doublets in it."""
+    path = Path(__file__).parents[1] / "example_data" / "samples.tsv"
+    adata = rp.io.read_cohort(path, samples=["P11_M6_BM", "P10_M6_BM"], index_chains=False)
+    with caplog.at_level(logging.WARNING, logger="repertoire"):
+        rp.pp.detect_doublets(adata, receptors=False)
+    table = adata.uns[K.DOUBLET]["samples"].set_index(K.SAMPLE)
+    print(table[["n_cells", "threshold", "n_scrublet_doublets", "status"]].to_string())
+    assert table.loc["P11_M6_BM", "status"].startswith("automatic threshold implausible")
+    assert table.loc["P10_M6_BM", "status"] == "ok"
+    assert "P11_M6_BM (automatic threshold implausible" in caplog.text
+    implausible = (adata.obs[K.SAMPLE] == "P11_M6_BM").to_numpy()
+    assert adata.obs.loc[implausible, K.DOUBLET_SCORE].notna().all()  # scores are kept
+    assert not adata.obs.loc[implausible, K.DOUBLET].any()
+    unguarded = rp.pp.detect_doublets(adata, receptors=False, max_rate_ratio=1e9,
+                                      inplace=False)[0]
+    called = unguarded.loc[implausible, K.DOUBLET].mean()
+    assert called > 3 * 0.05
+    pd.testing.assert_series_equal(unguarded.loc[~implausible, K.DOUBLET],
+                                   adata.obs.loc[~implausible, K.DOUBLET])
+    with pytest.raises(rp.InputError, match="max_rate_ratio"):
+        rp.pp.detect_doublets(adata, max_rate_ratio=0)
 
 
 def test_receptor_doublets_hand_made():

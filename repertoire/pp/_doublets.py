@@ -22,6 +22,7 @@ PARAMS = "params"
 # 10x Genomics Chromium user guides: about 0.8% multiplets per 1,000 cells recovered
 RATE_PER_CELL_10X = 0.008 / 1000
 OK, TOO_FEW, FAILED, NO_THRESHOLD = "ok", "too few cells", "failed", "no threshold"
+IMPLAUSIBLE = "automatic threshold implausible"
 
 
 @doc_params
@@ -33,6 +34,7 @@ def detect_doublets(
     expected_doublet_rate: float | Literal["10x"] = 0.05,
     threshold: float | None = None,
     min_cells: int = 50,
+    max_rate_ratio: float = 3.0,
     receptors: bool = True,
     min_chain_umis: int = 2,
     random_state: int = 0,
@@ -43,8 +45,9 @@ def detect_doublets(
     Runs :func:`scanpy.pp.scrublet` (Wolock et al., Cell Syst 2019) on the raw counts of each
     sample, since doublets only form between cells loaded together. Samples with fewer than
     ``min_cells`` cells, and samples on which Scrublet fails, get a missing score and no
-    Scrublet call; one warning names them. A sample without some lineage (for example no B
-    cells during aplasia) is handled like any other.
+    Scrublet call; a sample whose automatic threshold calls far more doublets than expected
+    keeps its scores but gets no Scrublet call either. One warning names them all. A sample
+    without some lineage (for example no B cells during aplasia) is handled like any other.
 
     Scrublet finds doublets of two different cell types; two T cells or two B cells look like
     one. Their receptors tell them apart: with ``receptors``, a cell is also called a doublet
@@ -63,6 +66,11 @@ def detect_doublets(
         at the minimum between the two modes of the simulated doublets' scores, per sample.
     min_cells
         Samples with fewer cells are not scored by Scrublet.
+    max_rate_ratio
+        With the automatic threshold, a sample in which Scrublet calls more than this multiple
+        of ``expected_doublet_rate`` gets no Scrublet call: on a few hundred cells the
+        histogram of simulated doublet scores has empty bins, and its "minimum between the
+        modes" can fall inside the singlets (half of a sample called, seen on 233 cells).
     receptors
         Also call doublets from receptor chains (``.obsm["airr"]``), see
         :func:`receptor_doublets`; ignored when there are no receptor data.
@@ -85,6 +93,8 @@ def detect_doublets(
         raise InputError(
             f"expected_doublet_rate {expected_doublet_rate!r} is neither '10x' nor a fraction."
         )
+    if not max_rate_ratio > 0:
+        raise InputError(f"max_rate_ratio {max_rate_ratio!r} is not a positive number.")
     labels = batches(adata.obs, batch_key)
     counts = adata.X if layer is None else adata.layers[layer]
     scores = np.full(adata.n_obs, np.nan)
@@ -108,9 +118,13 @@ def detect_doublets(
                 row["status"] = f"{FAILED}: {result}"
             else:
                 score, doublet, row["threshold"] = result
-                scores[cells], called[cells] = score, doublet
-                row["n_scrublet_doublets"] = int(doublet.sum())
-                row["status"] = NO_THRESHOLD if np.isnan(row["threshold"]) else OK
+                scores[cells] = score
+                if threshold is None and doublet.mean() > max_rate_ratio * rate:
+                    row["status"] = f"{IMPLAUSIBLE}, {doublet.mean():.0%} of cells above it"
+                else:
+                    called[cells] = doublet
+                    row["n_scrublet_doublets"] = int(doublet.sum())
+                    row["status"] = NO_THRESHOLD if np.isnan(row["threshold"]) else OK
         rows.append(row)
     samples = pd.DataFrame(rows)
     by_receptor = (
@@ -144,7 +158,7 @@ def detect_doublets(
         SAMPLES: samples,
         PARAMS: record(batch_key=batch_key, layer=layer,
                        expected_doublet_rate=expected_doublet_rate, threshold=threshold,
-                       min_cells=min_cells, receptors=receptors,
+                       min_cells=min_cells, max_rate_ratio=max_rate_ratio, receptors=receptors,
                        min_chain_umis=min_chain_umis, random_state=random_state),
     }
     return None
