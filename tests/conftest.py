@@ -57,14 +57,22 @@ def _annotated(adata):
     return adata
 
 
-def _analysed(adata):
+def _analysed(adata, *, n_boot: int = 500):
+    """A copy of ``adata`` after the BCR analysis: states, clones, diversity, tracking,
+    reconstitution."""
     adata = adata.copy()
     rp.tl.bcr_state(adata)
     rp.tl.clonotypes(adata)
     rp.tl.diversity(adata)
     rp.tl.track_clones(adata)
-    rp.tl.reconstitution(adata, n_boot=500)
+    rp.tl.reconstitution(adata, n_boot=n_boot)
     return adata
+
+
+@pytest.fixture(scope="session")
+def analyse():
+    """The BCR analysis of the cohort fixtures, for tests that build their own cohort."""
+    return _analysed
 
 
 @pytest.fixture(scope="session")

@@ -282,7 +282,7 @@ def test_inplace_false_returns_what_inplace_stores(bcr_cohort: ad.AnnData) -> No
 
 
 @pytest.fixture(scope="module")
-def aplastic(bcr_cohort: ad.AnnData) -> ad.AnnData:
+def aplastic(bcr_cohort: ad.AnnData, analyse) -> ad.AnnData:
     """One patient's baseline and day-14 blood (no B cell), analysed on their own."""
     obs = bcr_cohort.obs
     patient = obs[K.PATIENT].iloc[0]
@@ -294,12 +294,7 @@ def aplastic(bcr_cohort: ad.AnnData) -> ad.AnnData:
     for column in (K.LINEAGE, K.CELL_TYPE, K.CAR_DETECTED):
         adata.obs[column] = obs.loc[keep, column]
     assert adata.obs.loc[adata.obs[K.TIMEPOINT] == "D14", K.TRUE_LINEAGE].ne("B").all()
-    rp.tl.bcr_state(adata)
-    rp.tl.clonotypes(adata)
-    rp.tl.diversity(adata)
-    rp.tl.track_clones(adata)
-    rp.tl.reconstitution(adata, n_boot=100)
-    return adata
+    return analyse(adata, n_boot=100)
 
 
 def test_zero_b_cell_sample_flows_through(aplastic: ad.AnnData) -> None:
@@ -318,16 +313,12 @@ def test_zero_b_cell_sample_flows_through(aplastic: ad.AnnData) -> None:
     assert diversity.loc[diversity[K.SAMPLE].str.contains("D14"), "hill"].isna().all()
 
 
-def test_a_cohort_without_any_b_cell(aplastic: ad.AnnData, tmp_path: Path) -> None:
+def test_a_cohort_without_any_b_cell(aplastic: ad.AnnData, analyse, tmp_path: Path) -> None:
     only = aplastic[(aplastic.obs[K.TIMEPOINT] == "D14").to_numpy()].copy()
     only.obsm[K.AIRR] = only.obsm[K.AIRR][:, :0]  # no receptor at all
     for key in (K.ISOTYPE, K.BCR_STATE, K.CLONE):
         del only.obs[key]
-    rp.tl.bcr_state(only)
-    rp.tl.clonotypes(only)
-    rp.tl.diversity(only)
-    rp.tl.track_clones(only)
-    rp.tl.reconstitution(only, n_boot=100)
+    only = analyse(only, n_boot=100)
     samples = only.uns[K.RECONSTITUTION]["samples"]
     assert samples["n_B"].tolist() == [0]
     assert samples["aplasia"].tolist() == [True]
