@@ -81,6 +81,13 @@ CLONE_TRACKING = "clone_tracking"
 PREEXISTING = "preexisting"
 RECONSTITUTION = "reconstitution"
 
+# cell-cell communication and niches
+COMMUNICATION = "communication"
+NICHE_SCORES = "niche_scores"
+
+# every record in .uns[key] keeps the arguments of its call here
+PARAMS = "params"
+
 # ground truth written by the simulator
 TRUE_PREFIX = "true_"
 TRUE_LINEAGE = "true_lineage"
