@@ -36,13 +36,21 @@ RECEPTOR_DOUBLET = "receptor_doublet"
 RECEPTOR_DOUBLET_REASON = "receptor_doublet_reason"
 QC = "qc"
 
-# embeddings, graph, clusters
+# normalisation, genes, embeddings, graph, clusters (scanpy's names where scanpy has one)
+LOG1P = "log1p"
 HVG = "highly_variable"
+HVG_UNS = "hvg"
 PCA = "X_pca"
+PCA_UNS = "pca"
+LOADINGS = "PCs"
 INTEGRATED = "X_pca_harmony"
 NEIGHBORS = "neighbors"
+CONNECTIVITIES = "connectivities"
+DISTANCES = "distances"
 UMAP = "X_umap"
+UMAP_UNS = "umap"
 LEIDEN = "leiden"
+PREPROCESS = "preprocess"
 
 # identity (filled by later steps)
 LINEAGE = "lineage"
@@ -56,6 +64,7 @@ SHM_RATE = "shm_rate"
 BCR_STATE = "bcr_state"
 
 LINEAGES = ("B", "plasma", "T", "NK", "myeloid", "other")
+B_LINEAGES = ("B", "plasma")
 
 # B-cell receptor state, clones and reconstitution
 SHM_SOURCE = "shm_source"
@@ -72,6 +81,8 @@ BCR_STATE_OF_CELL_TYPE = {
     "plasma_LLPC": "plasma",
 }
 ISOTYPES = ("IGHM", "IGHD", "IGHG1", "IGHG2", "IGHG3", "IGHG4", "IGHA1", "IGHA2", "IGHE")
+UNSWITCHED_ISOTYPES = ISOTYPES[:2]
+SWITCHED_ISOTYPES = ISOTYPES[2:]
 RECEPTOR_TYPE = "receptor_type"
 CLONE = "clone_id"
 CLONE_SIZE = "clone_id_size"
@@ -85,8 +96,18 @@ RECONSTITUTION = "reconstitution"
 COMMUNICATION = "communication"
 NICHE_SCORES = "niche_scores"
 
-# every record in .uns[key] keeps the arguments of its call here
+# A tool's record .uns[key_added] holds its tables beside PARAMS, the arguments of the call.
+# Tables are named after what one of their rows is, in the plural.
 PARAMS = "params"
+TABLE_SAMPLES = "samples"
+TABLE_CLUSTERS = "clusters"
+TABLE_STATES = "states"
+TABLE_CLONES = "clones"
+TABLE_OCCURRENCES = "occurrences"
+TABLE_OUTCOMES = "outcomes"
+TABLE_TIMEPOINTS = "timepoints"
+TABLE_MISSING_GENES = "missing_genes"
+TABLE_INTERACTIONS = "interactions"
 
 # ground truth written by the simulator
 TRUE_PREFIX = "true_"

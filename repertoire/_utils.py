@@ -64,6 +64,7 @@ def store(
     var: pd.DataFrame | None = None,
     obsm: Mapping[str, object] | None = None,
     obsp: Mapping[str, object] | None = None,
+    varm: Mapping[str, object] | None = None,
     tables: Mapping[str, pd.DataFrame] | None = None,
     uns: Mapping[str, object] | None = None,
 ) -> T | None:
@@ -84,8 +85,8 @@ def store(
         What the tool returns with ``inplace=False``.
     obs, var
         Columns written into ``.obs`` / ``.var`` (same index as ``adata``'s).
-    obsm, obsp
-        Arrays written into ``.obsm`` / ``.obsp`` under their keys.
+    obsm, obsp, varm
+        Arrays written into ``.obsm`` / ``.obsp`` / ``.varm`` under their keys.
     tables
         Tidy tables written into ``.uns[key_added]`` (made h5ad-safe with :func:`writable`).
     uns
@@ -101,10 +102,9 @@ def store(
         if frame is not None:
             for column in frame.columns:
                 target[column] = frame[column]
-    for name, value in (obsm or {}).items():
-        adata.obsm[name] = value
-    for name, value in (obsp or {}).items():
-        adata.obsp[name] = value
+    for arrays, target in ((obsm, adata.obsm), (obsp, adata.obsp), (varm, adata.varm)):
+        for name, value in (arrays or {}).items():
+            target[name] = value
     if key_added is not None:
         adata.uns[key_added] = {
             **{name: writable(table) for name, table in (tables or {}).items()},
@@ -175,8 +175,11 @@ SAMPLE_COLUMNS = (K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE, K.OUTCOME)
 def sample_metadata(
     obs: pd.DataFrame, sample_key: str = K.SAMPLE, columns: tuple[str, ...] = SAMPLE_COLUMNS
 ) -> pd.DataFrame:
-    """One row per sample (in order of first appearance) with the ``columns`` of ``.obs`` that
-    exist; categoricals become plain values and sample identifiers strings."""
+    """Return one row per sample with the ``columns`` of ``.obs`` that exist.
+
+    Samples come in order of first appearance; categoricals become plain values and sample
+    identifiers strings.
+    """
     present = [c for c in columns if c in obs and c != sample_key]
     table = obs[[sample_key, *present]].copy()
     for column in table.columns:

@@ -110,7 +110,7 @@ def test_lineages_and_subsets_match_the_truth(annotated_cohort):
     assert macro >= 0.85
     # marrow populations are scored against all cells, not against the erythroid majority
     assert (table.loc[["erythroid", "megakaryocyte", "stroma"], "f1"] >= 0.9).all()
-    markers = annotated_cohort.uns[K.ANNOTATION]["markers"]
+    markers = rp.get.annotation(annotated_cohort)
     assert {"label", "score", "runner_up", "top_genes", "missing_genes"} <= set(markers)
     assert set(annotated_cohort.obs[K.LINEAGE].cat.categories) == set(K.LINEAGES)
     confidence = annotated_cohort.obs[K.CELL_TYPE_CONFIDENCE]
@@ -291,7 +291,7 @@ def test_inplace_false_leaves_adata_unchanged(baseline):
     rp.tl.annotate(adata)
     for column in LABELS:
         pd.testing.assert_series_equal(adata.obs[column], cells[column], check_names=False)
-    pd.testing.assert_frame_equal(adata.uns[K.ANNOTATION]["markers"], markers)
+    pd.testing.assert_frame_equal(rp.get.annotation(adata), markers)
 
 
 def test_given_clusters_are_used(baseline):
@@ -348,7 +348,7 @@ def test_composition_plot(annotated_cohort):
 
 
 def test_memory_b_cells_follow_their_own_heavy_chain_constant_transcripts():
-    from repertoire.tl._annotate import _memory_isotypes
+    from repertoire.tl._isotype_rule import memory_isotypes
 
     genes = ["IGHM", "IGHD", "IGHG1", "IGHA1", "CD27"]
     # log-expression: switched lead, unswitched lead, a tie, a naive cell with IgG transcripts
@@ -363,7 +363,7 @@ def test_memory_b_cells_follow_their_own_heavy_chain_constant_transcripts():
                       "B_naive"],
         K.CELL_TYPE_CONFIDENCE: 0.9, K.LINEAGE_CONFIDENCE: [0.99, 0.99, 0.99, 0.5],
     })
-    _memory_isotypes(cells, matrix, {g: i for i, g in enumerate(genes)}, margin=1.0)
+    memory_isotypes(cells, matrix, {g: i for i, g in enumerate(genes)}, margin=1.0)
     assert cells[K.CELL_TYPE].tolist() == ["B_memory_switched", "B_memory_unswitched",
                                            "B_memory_switched", "B_naive"]
     # relabelled cells: confidence from the lead (3.5 log units), never above the lineage's

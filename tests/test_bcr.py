@@ -86,7 +86,7 @@ def _accuracy(adata: ad.AnnData, cells: pd.Series, calls: pd.Series) -> float:
 def test_bcr_state_accuracy(bcr_cohort: ad.AnnData) -> None:
     cells = _b_cells(bcr_cohort)
     accuracy = _accuracy(bcr_cohort, cells, bcr_cohort.obs[K.BCR_STATE])
-    evidence = bcr_cohort.uns[K.BCR_STATE]["summary"]
+    evidence = rp.get.bcr_states(bcr_cohort)
     print(evidence.to_string())
     print(f"bcr_state accuracy: {accuracy:.4f} over {cells.sum()} B-lineage singlets "
           "(true_lineage B or plasma; doublets and damaged cells removed)")

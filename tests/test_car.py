@@ -96,7 +96,7 @@ def test_lineages_are_required():
 
 def test_inplace_false_returns_the_table_and_leaves_adata():
     adata = _cells([1, 0, 0, 7], [1000] * 4, ["myeloid", "myeloid", "NK", "T"])
-    table = rp.tl.detect_car(adata, min_reference_cells=1, inplace=False)
+    _, table = rp.tl.detect_car(adata, min_reference_cells=1, inplace=False)
     assert list(table[K.SAMPLE]) == ["S1"]
     assert K.CAR_DETECTED not in adata.obs
     assert K.CAR_DETECTED not in adata.uns

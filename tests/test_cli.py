@@ -14,7 +14,7 @@ import pytest
 
 import repertoire
 from repertoire import _keys as K
-from repertoire.cli import PATIENT_FIGURES, STEPS, build_parser, cluster_counts, main
+from repertoire.cli import PATIENT_FIGURES, STEPS, build_parser, main
 from repertoire.io._samplesheet import REQUIRED_COLUMNS
 
 SUBCOMMANDS = ("validate", "qc", "merge", "preprocess", "annotate", "bcr", "simulate")
@@ -398,18 +398,6 @@ def test_bcr_rejects_a_file_without_receptors(
     status, _, err = _run(capsys, "bcr", plain, output)
     _assert_one_line_error(status, err, "obsm['airr']")
     assert not output.exists()
-
-
-def test_cluster_counts_is_tidy() -> None:
-    obs = pd.DataFrame({
-        K.SAMPLE: pd.Categorical(["a", "a", "b", "b", "b"]),
-        "leiden_r1.0": pd.Categorical(["0", "1", "0", "0", "0"]),
-    })
-    table = cluster_counts(ad.AnnData(obs=obs), ["leiden_r1.0"])
-    assert len(table) == 4
-    assert table.groupby(K.SAMPLE, observed=True)["fraction"].sum().tolist() == [1.0, 1.0]
-    zero = table[(table["cluster"] == "1") & (table[K.SAMPLE] == "b")]
-    assert zero["n_cells"].tolist() == [0]
 
 
 # failures leave nothing half-written ---------------------------------------------------------

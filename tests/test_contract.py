@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Mapping
 
+import awkward as ak
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 import pytest
+import scipy.sparse as sp
 from numpydoc.docscrape import FunctionDoc
 
 import repertoire as rp
+from repertoire import _keys as K
 from repertoire._docs import SNIPPETS
 
-MODULES = {"io": rp.io, "pp": rp.pp, "tl": rp.tl, "pl": rp.pl, "datasets": rp.datasets,
-           "resources": rp.resources}
+MODULES = {"io": rp.io, "pp": rp.pp, "tl": rp.tl, "pl": rp.pl, "get": rp.get,
+           "datasets": rp.datasets, "resources": rp.resources}
 PUBLIC = [
     pytest.param(getattr(module, name), id=f"{prefix}.{name}")
     for prefix, module in MODULES.items()
@@ -86,3 +93,126 @@ def test_plot_functions_take_ax_show_save(function):
 @pytest.mark.parametrize("function", [p for p in PUBLIC if p.id.startswith(("pp.", "tl."))])
 def test_analysis_functions_take_adata_first(function):
     assert next(iter(inspect.signature(function).parameters)) == "adata"
+
+
+# The tools run: inplace=False changes nothing, inplace=True records its parameters -----------
+
+TOOLS = [p for p in PUBLIC if p.id.startswith(("pp.", "tl."))]
+# quick arguments for the tiny cohort; every other argument keeps its default
+ARGUMENTS = {
+    "pp.preprocess": {"n_comps": 10},
+    "tl.diversity": {"n_draws": 3},
+    "tl.reconstitution": {"n_boot": 20},
+}
+PLOT_ARGUMENTS = {
+    "pl.reconstitution": ("P01",),
+    "pl.embedding_panels": ([K.LINEAGE, K.SAMPLE],),
+}
+# records a tool writes besides .uns[key_added], as documented in its docstring
+ALSO_WRITES = {"pp.qc": {K.LOW_QUALITY, K.DOUBLET}}
+# the .uns record of tools whose key_added names something else (scanpy's rules)
+RECORD_KEY = {"pp.umap": K.UMAP_UNS}
+
+
+@pytest.fixture(scope="module")
+def analysed():
+    """Two patients, about 1,000 cells, after every step of the workflow."""
+    adata = rp.datasets.simulate_cohort(2, 1, cells_per_sample=60, seed=5)
+    rp.pp.qc(adata)
+    rp.pp.filter_cells(adata)
+    rp.pp.preprocess(adata, n_comps=10)
+    rp.tl.cluster(adata)
+    rp.tl.annotate(adata)
+    rp.tl.detect_car(adata)
+    rp.tl.bcr_state(adata)
+    rp.tl.clonotypes(adata)
+    rp.tl.diversity(adata, n_draws=3)
+    rp.tl.track_clones(adata)
+    rp.tl.reconstitution(adata, n_boot=20)
+    return adata
+
+
+def _assert_same(a: object, b: object, where: str) -> None:
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, obj=where)
+    elif sp.issparse(a):
+        assert sp.issparse(b), where
+        assert (a.shape, a.dtype) == (b.shape, b.dtype), where
+        assert (a != b).nnz == 0, where
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray), where
+        assert a.dtype == b.dtype, where
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    elif isinstance(a, ak.Array):
+        assert ak.to_list(a) == ak.to_list(b), where
+    elif isinstance(a, Mapping):
+        assert isinstance(b, Mapping), where
+        assert set(a) == set(b), f"{where}: {set(a) ^ set(b)}"
+        for key in a:
+            _assert_same(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, float) and np.isnan(a):
+        assert isinstance(b, float), where
+        assert np.isnan(b), where
+    else:
+        assert type(a) is type(b), where
+        assert a == b, where
+
+
+def _same(a: object, b: object) -> bool:
+    try:
+        _assert_same(a, b, "")
+    except AssertionError:
+        return False
+    return True
+
+
+def assert_unchanged(adata, reference) -> None:
+    """Every part of ``adata`` equals ``reference``'s, values and types."""
+    _assert_same(adata.obs, reference.obs, "obs")
+    _assert_same(adata.var, reference.var, "var")
+    _assert_same(adata.X, reference.X, "X")
+    for part in ("layers", "obsm", "obsp", "varm", "uns"):
+        _assert_same(dict(getattr(adata, part)), dict(getattr(reference, part)), part)
+
+
+@pytest.mark.parametrize("function", TOOLS)
+def test_inplace_false_returns_the_result_and_changes_nothing(function, analysed, request):
+    name = request.node.callspec.id
+    adata = analysed.copy()
+    if "inplace" in inspect.signature(function).parameters:
+        result = function(adata, **ARGUMENTS.get(name, {}), inplace=False)
+    else:
+        result = function(adata, **ARGUMENTS.get(name, {}))
+    assert result is not None
+    assert_unchanged(adata, analysed)
+
+
+@pytest.mark.parametrize("function", [
+    p for p in TOOLS if "inplace" in inspect.signature(p.values[0]).parameters
+])
+def test_inplace_true_writes_and_records_the_parameters(function, analysed, request):
+    name = request.node.callspec.id
+    adata = analysed.copy()
+    assert function(adata, **ARGUMENTS.get(name, {})) is None
+    written = {key for key, value in adata.uns.items()
+               if key not in analysed.uns or not _same(value, analysed.uns[key])}
+    parameters = inspect.signature(function).parameters
+    if "key_added" in parameters:
+        key = RECORD_KEY.get(name, parameters["key_added"].default)
+        assert key in adata.uns
+        assert isinstance(adata.uns[key][K.PARAMS], dict)
+        assert adata.uns[key][K.PARAMS]
+    with_tables = {key for key in written if isinstance(adata.uns[key], Mapping)
+                   and any(isinstance(v, pd.DataFrame) for v in adata.uns[key].values())}
+    if with_tables:
+        assert "key_added" in parameters, f"writes tables {with_tables} without key_added"
+        assert with_tables <= {parameters["key_added"].default, *ALSO_WRITES.get(name, ())}
+
+
+@pytest.mark.parametrize("function", [p for p in PUBLIC if p.id.startswith("pl.")])
+def test_plots_change_nothing(function, analysed, request):
+    adata = analysed.copy()
+    result = function(adata, *PLOT_ARGUMENTS.get(request.node.callspec.id, ()), show=False)
+    assert result is not None
+    plt.close("all")
+    assert_unchanged(adata, analysed)

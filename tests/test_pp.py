@@ -105,7 +105,7 @@ def test_mad_thresholds_hand_computed():
         K.PCT_MT: [1.0, 2.0, 3.0, 4.0, 30.0],
     }})
     rp.pp.flag_low_quality(adata, nmads=5, nmads_mt=3, min_pct_mt=8, max_pct_mt=25, min_genes=0)
-    row = adata.uns[K.LOW_QUALITY]["thresholds"].iloc[0]
+    row = adata.uns[K.LOW_QUALITY]["samples"].iloc[0]
     ratio = 3001 / 2001
     assert row["mad_log1p_counts"] == pytest.approx(np.log(ratio))
     assert row["min_counts"] == pytest.approx(3001 / ratio**5 - 1)  # 394.4
@@ -134,7 +134,7 @@ def test_mad_zero_and_tiny_samples_do_not_flag_everything():
     # only the 40% mito cell of the 30-cell sample is flagged
     assert flags["tiny"] == 1
     assert adata.obs[K.LOW_QUALITY].iloc[-1]
-    table = adata.uns[K.LOW_QUALITY]["thresholds"].set_index(K.SAMPLE)
+    table = adata.uns[K.LOW_QUALITY]["samples"].set_index(K.SAMPLE)
     assert table.loc["alike", "max_pct_mt"] == 25.0  # MAD 0: only the hard cap applies
     assert np.isinf(table.loc["alike", "max_counts"])
 

@@ -309,7 +309,7 @@ def test_zero_b_cell_sample_flows_through(aplastic: ad.AnnData) -> None:
     tracking = aplastic.uns[K.CLONE_TRACKING]["samples"].set_index(K.TIMEPOINT)
     assert tracking.loc["D14", "n_cells"] == 0
     assert np.isnan(tracking.loc["D14", "frac_preexisting"])
-    diversity = aplastic.uns[K.DIVERSITY]["table"]
+    diversity = rp.get.diversity(aplastic)
     assert diversity.loc[diversity[K.SAMPLE].str.contains("D14"), "hill"].isna().all()
 
 
@@ -338,7 +338,9 @@ def test_cohort_plot_medians_leave_out_values_on_few_cells() -> None:
                                           "n_naive_bcr", "n_B_bcr"])
     samples[K.TISSUE] = "blood"
     samples["frac_naive_bcr"] = samples["n_naive_bcr"] / samples["n_B_bcr"].replace(0, np.nan)
-    adata = ad.AnnData(uns={K.RECONSTITUTION: {"samples": samples}})
+    # the record as tl.reconstitution writes it: the fraction's count and denominator in params
+    params = {"fractions": {"frac_naive_bcr": ["n_naive_bcr", "n_B_bcr"]}}
+    adata = ad.AnnData(uns={K.RECONSTITUTION: {"samples": samples, K.PARAMS: params}})
     ax = rp.pl.reconstitution_cohort(adata, metric="frac_naive_bcr", min_cells=10, show=False)
     medians = {line.get_label(): line.get_ydata() for line in ax.lines
                if "median" in line.get_label()}

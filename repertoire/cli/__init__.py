@@ -20,8 +20,6 @@ from .._logging import configure
 from . import _annotate, _bcr, _preprocess, _qc, _simulate, _validate
 from ._base import FIGURE_FORMATS, Step
 from ._bcr import PATIENT_FIGURES
-from ._preprocess import cluster_counts
-from ._qc import join_records
 from ._validate import describe_samplesheet
 
 EXIT_INPUT_ERROR = 2
@@ -30,7 +28,7 @@ STEPS: dict[str, Step] = {step.name: step for module in _MODULES for step in mod
 
 __all__ = [
     "EXIT_INPUT_ERROR", "FIGURE_FORMATS", "PATIENT_FIGURES", "STEPS", "Step", "build_parser",
-    "cluster_counts", "describe_samplesheet", "join_records", "main",
+    "describe_samplesheet", "main",
 ]
 
 

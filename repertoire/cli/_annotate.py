@@ -57,23 +57,21 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 
 def _run(args: argparse.Namespace) -> None:
-    import pandas as pd
     import scanpy as sc
 
-    from .. import io, pl, tl
+    from .. import get, io, pl, tl
 
     sc.settings.n_jobs = args.threads
     adata = read_h5ad(args.input)
     tl.annotate(adata, markers=args.markers, resolution=args.resolution,
                 subcluster_resolution=args.subcluster_resolution, random_state=args.seed)
     tl.detect_car(adata, feature=args.car_feature, alpha=args.car_alpha)
-    car = adata.uns.get(K.CAR_DETECTED, {}).get("samples", pd.DataFrame(columns=[K.SAMPLE]))
     write_tables(args, ANNOTATE, {
-        "cell_types_by_sample": tl.composition(adata),
-        "annotation_markers": adata.uns[K.ANNOTATION]["markers"],
-        "car_by_sample": car,
+        "cell_types_by_sample": get.cell_types(adata),
+        "annotation_markers": get.annotation(adata),
+        "car_by_sample": get.car(adata),
     }, beside=args.output)
-    panels = adata.uns[K.ANNOTATION]["params"]["markers"]
+    panels = adata.uns[K.ANNOTATION][K.PARAMS]["markers"]
     write_figures(args, ANNOTATE, {
         "cell_types": lambda save: pl.cell_types(adata, show=False, save=save),
         "markers": lambda save: pl.marker_dotplot(adata, markers=panels, show=False, save=save),

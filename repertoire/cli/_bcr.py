@@ -20,8 +20,7 @@ from ._base import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
-    from anndata import AnnData
+    pass
 
 BCR = Step(
     "bcr", "Call B-cell states and clones, follow clones over time and measure reconstitution.",
@@ -72,7 +71,7 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 
 def _run(args: argparse.Namespace) -> None:
-    from .. import io, pl, tl
+    from .. import get, io, pl, tl
 
     adata = read_h5ad(args.input)
     tl.bcr_state(adata, naive_max_shm=args.naive_max_shm, memory_min_shm=args.memory_min_shm)
@@ -82,7 +81,17 @@ def _run(args: argparse.Namespace) -> None:
     tl.reconstitution(adata, aplasia_below=args.aplasia_below,
                       reference_timepoint=args.reference_timepoint, n_boot=args.n_boot,
                       random_state=args.seed)
-    write_tables(args, BCR, bcr_tables(adata), beside=args.output)
+    write_tables(args, BCR, {
+        "bcr_states": get.bcr_states(adata),
+        "clones": get.clones(adata),
+        "diversity": get.diversity(adata),
+        "clone_tracking_samples": get.clone_tracking(adata, "samples"),
+        "clone_tracking_clones": get.clone_tracking(adata, "clones"),
+        "clone_tracking_occurrences": get.clone_tracking(adata, "occurrences"),
+        "reconstitution": get.reconstitution(adata, "samples"),
+        "reconstitution_outcomes": get.reconstitution(adata, "outcomes"),
+        "reconstitution_timepoints": get.reconstitution(adata, "timepoints"),
+    }, beside=args.output)
     write_figures(args, BCR, {
         "isotypes": lambda save: pl.isotypes(adata, show=False, save=save),
         "shm": lambda save: pl.shm(adata, show=False, save=save),
@@ -91,38 +100,10 @@ def _run(args: argparse.Namespace) -> None:
         "reconstitution_cohort": lambda save: pl.reconstitution_cohort(
             adata, metric="frac_naive_bcr", show=False, save=save),
     }, beside=args.output)
-    patients = adata.uns[K.RECONSTITUTION]["samples"][K.PATIENT].astype(str).unique()
+    patients = get.reconstitution(adata)[K.PATIENT].astype(str).unique()
     draw({
         f"{PATIENT_FIGURES}/{patient}": lambda save, p=patient: pl.reconstitution(
             adata, p, show=False, save=save)
         for patient in patients
     }, output_dir(args, "figures", args.output), args.figure_format)
     io.write_h5ad(adata, args.output)
-
-
-def bcr_tables(adata: AnnData) -> dict[str, pd.DataFrame]:
-    """Collect the tidy tables of the BCR step under the names of its ``tables``.
-
-    Parameters
-    ----------
-    adata
-        The cohort after :func:`repertoire.tl.bcr_state`, :func:`repertoire.tl.clonotypes`,
-        :func:`repertoire.tl.diversity`, :func:`repertoire.tl.track_clones` and
-        :func:`repertoire.tl.reconstitution` with their default keys.
-
-    Returns
-    -------
-    One table per name of ``BCR.tables``.
-    """
-    tracking, reconstitution = adata.uns[K.CLONE_TRACKING], adata.uns[K.RECONSTITUTION]
-    return {
-        "bcr_states": adata.uns[K.BCR_STATE]["summary"],
-        "clones": adata.uns[K.CLONE]["clones"],
-        "diversity": adata.uns[K.DIVERSITY]["table"],
-        "clone_tracking_samples": tracking["samples"],
-        "clone_tracking_clones": tracking["clones"],
-        "clone_tracking_occurrences": tracking["occurrences"],
-        "reconstitution": reconstitution["samples"],
-        "reconstitution_outcomes": reconstitution["outcomes"],
-        "reconstitution_timepoints": reconstitution["timepoints"],
-    }

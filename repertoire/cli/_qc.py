@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,9 +39,6 @@ MERGE = Step(
 )
 STEPS = (QC, MERGE)
 FLAGS = (K.LOW_QUALITY, K.DOUBLET)
-# per-sample records written by pp.qc and joined by merge; the summary table inside .uns["qc"]
-RECORDS = (K.QC, K.LOW_QUALITY, K.DOUBLET)
-SUMMARY = "samples"
 
 
 def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -80,20 +76,14 @@ def _run_qc(args: argparse.Namespace) -> None:
 
 
 def _run_merge(args: argparse.Namespace) -> None:
-    from .. import io, pl, pp
+    from .. import get, io, pl, pp
 
-    parts = [_read_qc_output(path) for path in args.inputs]
-    records = {
-        key: join_records([part.uns[key] for part in parts])
-        for key in RECORDS if all(key in part.uns for part in parts)
-    }
-    cohort = io.concat_samples(parts)
-    cohort.uns.update(records)
+    cohort = io.concat_samples([_read_qc_output(path) for path in args.inputs])
     write_figures(args, MERGE, {"qc": lambda save: pl.qc(cohort, show=False, save=save)},
                   beside=args.output)
     if not args.keep_flagged:
         pp.filter_cells(cohort)
-    write_tables(args, MERGE, {"qc_summary": records[K.QC][SUMMARY]}, beside=args.output)
+    write_tables(args, MERGE, {"qc_summary": get.qc(cohort)}, beside=args.output)
     io.write_h5ad(cohort, args.output)
 
 
@@ -107,34 +97,9 @@ def _read_qc_output(path: Path) -> AnnData:
                 f"file {path} has no obs column '{column}'; make it with `repertoire qc`."
             )
     record = adata.uns.get(K.QC)
-    if not isinstance(record, dict) or not isinstance(record.get(SUMMARY), pd.DataFrame):
+    if not isinstance(record, dict) or not isinstance(record.get(K.TABLE_SAMPLES), pd.DataFrame):
         raise InputError(
-            f"file {path} has no QC summary in .uns['{K.QC}']['{SUMMARY}']; "
+            f"file {path} has no QC summary in .uns['{K.QC}']['{K.TABLE_SAMPLES}']; "
             "make it with `repertoire qc`."
         )
     return adata
-
-
-def join_records(records: Sequence[dict]) -> dict:
-    """Join per-sample result records of ``.uns`` (tables plus parameters) into one.
-
-    Parameters
-    ----------
-    records
-        One record per sample, each a mapping such as ``.uns["qc"]`` of
-        :func:`repertoire.pp.qc`: tables as DataFrames with one row per sample, and the
-        parameters, identical across samples.
-
-    Returns
-    -------
-    A mapping with the same keys: the tables stacked in the order of ``records``, every other
-    value taken from the first record.
-    """
-    import pandas as pd
-
-    first = records[0]
-    return {
-        key: pd.concat([r[key] for r in records], ignore_index=True)
-        if isinstance(value, pd.DataFrame) else value
-        for key, value in first.items()
-    }

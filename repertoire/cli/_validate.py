@@ -23,7 +23,6 @@ VALIDATE = Step(
     """,
 )
 STEPS = (VALIDATE,)
-FILE_COLUMNS = ("bcr", "tcr", "spatial")
 
 
 def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -55,7 +54,9 @@ def describe_samplesheet(sheet: pd.DataFrame, *, name: str = "sample sheet") -> 
     """
     outcomes = sheet.drop_duplicates(K.PATIENT)[K.OUTCOME].value_counts()
     timepoints = sheet.groupby(K.TIMEPOINT)[K.DAY].median().sort_values().index
-    files = [f"{c} {sheet[c].notna().sum()}/{len(sheet)}" for c in FILE_COLUMNS]
+    from ..io import OPTIONAL_FILE_COLUMNS
+
+    files = [f"{c} {sheet[c].notna().sum()}/{len(sheet)}" for c in OPTIONAL_FILE_COLUMNS]
     return (
         f"{name}: {_plural(len(sheet), 'sample')} from "
         f"{_plural(sheet[K.PATIENT].nunique(), 'patient')} "

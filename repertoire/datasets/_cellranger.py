@@ -15,7 +15,7 @@ from anndata import AnnData
 
 from .. import _keys as K
 from .._logging import logger, progress
-from ..io._write import atomic_path, write_table
+from ..io import atomic_path, write_table
 
 BCR_LOCI = ("IGH", "IGK", "IGL")
 TCR_LOCI = ("TRA", "TRB", "TRG", "TRD")

@@ -176,7 +176,7 @@ def t_subsets(visit: Visit, niche_strength: float) -> np.ndarray:
 
 
 def composition(visit: Visit, niche_strength: float, rng: np.random.Generator) -> dict[str, float]:
-    """Expected fraction of every cell type in a sample (before patient-level noise)."""
+    """Return expected fraction of every cell type in a sample (before patient-level noise)."""
     marrow = visit.tissue == "bone_marrow"
     b_total = b_fraction(visit, rng)
     plasma_total, plasma_split = plasma_fraction(visit, niche_strength)

@@ -49,7 +49,7 @@ class Transcriptome:
 
 @functools.cache
 def transcriptome() -> Transcriptome:
-    """The simulator's transcriptome, built once from the package's data files."""
+    """Return the simulator's transcriptome, built once from the package's data files."""
     data = resources.files("repertoire.datasets") / "data"
     table = pd.read_csv(data / "genes.tsv", sep="\t", comment="#")
     programmes = yaml.safe_load((data / "programmes.yaml").read_text())
@@ -107,7 +107,7 @@ def _background_programme(rng: np.random.Generator, background: np.ndarray, n_ge
 
 
 def cell_levels(tx: Transcriptome, cells: pd.DataFrame, *, niche_strength: float) -> np.ndarray:
-    """Expected UMIs per 2,000 of every gene in every cell, before batch effects.
+    """Return expected UMIs per 2,000 of every gene in every cell, before batch effects.
 
     ``cells`` holds per cell: ``cell_type``, ``car``, ``proliferating``, ``niche``
     (niche-state genes switched on), ``isotype``, ``light_constant``, ``trb_constant``.

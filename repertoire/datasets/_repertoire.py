@@ -134,7 +134,7 @@ class BRepertoire:
 
     def draw(self, rng: np.random.Generator, cell_type: str, *, post_infusion: bool,
              outcome: str) -> Clone:
-        """The clone of a new cell of ``cell_type``."""
+        """Return the clone of a new cell of ``cell_type``."""
         if cell_type in NAIVE_TYPES:
             return self._clone(rng, rate=None, preexisting=not post_infusion)
         if cell_type == "plasma_LLPC":
@@ -234,7 +234,7 @@ CHAIN_KEPT = {"B": (0.93, 0.95), "plasma": (0.97, 0.98), "T": (0.92, 0.88)}
 def contig_records(
     rng: np.random.Generator, receptor: CellReceptor, lineage: str, barcode: str, start: int = 1,
 ) -> list[dict[str, object]]:
-    """The AIRR records the V(D)J library recovers for one cell (possibly none)."""
+    """Return the AIRR records the V(D)J library recovers for one cell (possibly none)."""
     if rng.random() > DETECTION[lineage]:
         return []
     records = []

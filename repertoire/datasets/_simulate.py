@@ -134,7 +134,7 @@ def simulate_cohort(
 
 
 def cohort_patients(params: SimulationParams) -> list[Patient]:
-    """The patients of a simulation (outcomes and personal kinetics)."""
+    """Return the patients of a simulation (outcomes and personal kinetics)."""
     if not 0 <= params.n_relapse <= params.n_patients:
         raise ValueError(
             f"n_relapse={params.n_relapse} must lie between 0 and n_patients={params.n_patients}."

@@ -165,7 +165,7 @@ def _random_codon(rng: np.random.Generator) -> str:
 
 @functools.cache
 def v_segment(name: str) -> VSegment:
-    """The simulated germline of V gene ``name``."""
+    """Return the simulated germline of V gene ``name``."""
     locus = name[:3]
     rng = _rng_for(name)
     cdr1_gaps, cdr2_gaps = _GAP_CODONS[locus][rng.integers(len(_GAP_CODONS[locus]))]
@@ -184,7 +184,7 @@ def v_segment(name: str) -> VSegment:
 
 @functools.cache
 def d_segment(name: str) -> Segment:
-    """The simulated germline of D gene ``name``."""
+    """Return the simulated germline of D gene ``name``."""
     rng = _rng_for(name)
     low, high = (11, 31) if name.startswith("IGH") else (12, 16)
     return Segment(name, "".join(rng.choice(BASES, int(rng.integers(low, high + 1)))))
@@ -192,7 +192,7 @@ def d_segment(name: str) -> Segment:
 
 @functools.cache
 def j_segment(name: str) -> Segment:
-    """The simulated germline of J gene ``name``: CDR3 part, then the conserved motif."""
+    """Return the simulated germline of J gene ``name``: CDR3 part, then the conserved motif."""
     locus = name[:3]
     rng = _rng_for(name)
     low, high = J_PREFIX_LENGTH[locus]

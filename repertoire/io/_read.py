@@ -70,7 +70,7 @@ def read_gex(path: str | os.PathLike) -> AnnData:
 
 
 def _read_mtx_dir(path: Path) -> AnnData:
-    """A 10x matrix directory: gzipped v3 and legacy layouts through scanpy, unzipped v3 here."""
+    """Read a 10x matrix directory: gzipped v3 and legacy layouts via scanpy, unzipped v3 here."""
     unzipped_v3 = (path / "matrix.mtx").exists() and (path / "features.tsv").exists()
     if not unzipped_v3:
         return sc.read_10x_mtx(path, var_names="gene_symbols", gex_only=False)
@@ -141,7 +141,7 @@ def read_vdj(path: str | os.PathLike) -> AnnData:
 
 
 def _no_cells() -> AnnData:
-    """A receptor file without any cell: normal for a sample during B-cell aplasia."""
+    """Return a receptor file without any cell: normal for a sample during B-cell aplasia."""
     adata = AnnData(obs=pd.DataFrame(index=pd.Index([], dtype=str)))
     adata.obsm[K.AIRR] = empty_airr(0)
     return adata
@@ -301,6 +301,9 @@ def concat_samples(parts: Sequence[AnnData], *, index_chains: bool = True) -> An
     Genes are intersected (a warning names the samples whose genes differ), counts stay sparse,
     receptor records are harmonised across samples (see :func:`repertoire.io.concat_airr`) and
     re-indexed with :func:`scirpy.pp.index_chains`, and sample metadata become categoricals.
+    Result records that every part holds in ``.uns`` with per-sample tables (those of
+    :func:`repertoire.pp.qc` run sample by sample) are joined: tables stacked in the order of
+    ``parts``, parameters taken from the first part.
 
     Parameters
     ----------
@@ -315,7 +318,7 @@ def concat_samples(parts: Sequence[AnnData], *, index_chains: bool = True) -> An
     Returns
     -------
     The cohort, with counts in ``.layers["counts"]``; ``.X`` is ``None`` until
-    :func:`repertoire.pp.normalize`.
+    :func:`repertoire.pp.normalize`; the joined records in ``.uns``.
     """
     import scirpy as ir
 
@@ -365,11 +368,29 @@ def concat_samples(parts: Sequence[AnnData], *, index_chains: bool = True) -> An
     if protein is not None:
         cohort.obsm[PROTEIN] = protein.loc[cohort.obs_names]
     _categorical_metadata(cohort)
+    cohort.uns.update(_joined_records(parts))
     if index_chains:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ir.pp.index_chains(cohort)
     return cohort
+
+
+def _joined_records(parts: Sequence[AnnData]) -> dict[str, dict]:
+    """Return the ``.uns`` records holding tables in every part, their tables stacked."""
+    def has_tables(value: object) -> bool:
+        return isinstance(value, dict) and any(isinstance(v, pd.DataFrame) for v in value.values())
+
+    shared = [key for key, value in parts[0].uns.items()
+              if has_tables(value) and all(has_tables(p.uns.get(key)) for p in parts[1:])]
+    return {
+        key: {
+            name: pd.concat([p.uns[key][name] for p in parts], ignore_index=True)
+            if isinstance(value, pd.DataFrame) else value
+            for name, value in parts[0].uns[key].items()
+        }
+        for key in shared
+    }
 
 
 def _categorical_metadata(adata: AnnData) -> None:

@@ -3,11 +3,12 @@
 from ._annotate import cell_types, composition, marker_dotplot
 from ._bcr import isotypes, shm
 from ._clones import clone_tracking, diversity
-from ._embedding import embedding
+from ._embedding import embedding, embedding_panels
 from ._qc import qc
 from ._reconstitution import reconstitution, reconstitution_cohort
 
 __all__ = [
-    "cell_types", "clone_tracking", "composition", "diversity", "embedding", "isotypes",
+    "cell_types", "clone_tracking", "composition", "diversity", "embedding", "embedding_panels",
+    "isotypes",
     "marker_dotplot", "qc", "reconstitution", "reconstitution_cohort", "shm",
 ]

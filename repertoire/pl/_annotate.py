@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import scanpy as sc
@@ -17,13 +16,11 @@ from matplotlib.figure import Figure
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
-from ..pp._utils import require_obs
-from ..resources import marker_panels
-from ..resources._markers import ALTERNATIVE
-from ..tl._composition import composition as composition_table
-from ..tl._panels import gene_index
-from ._embedding import embedding
-from ._utils import finish, new_axes, palette
+from .._utils import gene_index, require_obs
+from ..resources import ALTERNATIVE, marker_panels
+from ..tl import composition as composition_table
+from ._embedding import embedding_panels
+from ._utils import finish, palette, panels
 
 
 @doc_params
@@ -58,18 +55,8 @@ def cell_types(
     The figure drawn into.
     """
     require_obs(adata, K.LINEAGE, K.CELL_TYPE, hint="; run repertoire.tl.annotate first")
-    if ax is None:
-        fig, axes = plt.subplots(1, 2, figsize=(12.5, 5), layout="constrained")
-        owned = True
-    else:
-        axes = list(ax)
-        if len(axes) != 2:
-            raise InputError(f"ax holds {len(axes)} axes; cell_types draws two panels.")
-        fig, owned = axes[0].figure, False
-    for column, axis in zip((K.LINEAGE, K.CELL_TYPE), axes, strict=True):
-        embedding(adata, color=column, basis=basis, legend_loc=legend_loc, ax=axis, show=False)
-    finish(fig, show=show, save=save, owned=owned)
-    return fig
+    return embedding_panels(adata, [K.LINEAGE, K.CELL_TYPE], basis=basis,
+                            legend_loc=legend_loc, ax=ax, show=show, save=save)
 
 
 @doc_params
@@ -197,7 +184,7 @@ def composition(
     colors = (list(stored) if stored is not None and len(stored) >= len(labels)
               else palette(len(labels)))
     width = max(6.0, 2.5 + 0.25 * len(samples))
-    ax, owned = new_axes(ax, figsize=(width, 4.5))
+    fig, (ax,), owned = panels(ax, 1, (width, 4.5))
     bottom = np.zeros(len(samples))
     positions = np.arange(len(samples))
     for label, color in zip(labels, colors, strict=False):
@@ -212,5 +199,5 @@ def composition(
            title=f"{groupby} per {batch_key}")
     ax.legend(loc="center left", bbox_to_anchor=(1, 0.5), frameon=False, fontsize="small",
               ncol=1 + len(labels) // 16, title=groupby)
-    finish(ax.figure, show=show, save=save, owned=owned)
+    finish(fig, show=show, save=save, owned=owned)
     return ax

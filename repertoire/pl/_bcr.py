@@ -12,9 +12,8 @@ from matplotlib.axes import Axes
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
-from ..tl._bcr import NAIVE_MAX_SHM
-from ..tl._labels import B_LINEAGES
-from ._utils import finish, new_axes, palette
+from .._utils import require_result
+from ._utils import finish, palette, panels
 
 
 def _b_cells(adata: AnnData, column: str, groupby: str) -> tuple[pd.DataFrame, list]:
@@ -25,7 +24,7 @@ def _b_cells(adata: AnnData, column: str, groupby: str) -> tuple[pd.DataFrame, l
     obs = adata.obs
     keep = obs[column].notna()
     if K.LINEAGE in obs:
-        keep &= obs[K.LINEAGE].isin(B_LINEAGES)
+        keep &= obs[K.LINEAGE].isin(K.B_LINEAGES)
     groups = obs[groupby].astype("category")
     if groupby == K.TIMEPOINT and K.DAY in obs:
         order = list(obs.groupby(groupby, observed=True)[K.DAY].median().sort_values().index)
@@ -67,7 +66,7 @@ def isotypes(
     counts = counts[present + sorted(set(counts.columns) - set(present))]
     totals = counts.sum(axis=1)
     shares = counts.div(totals.replace(0, np.nan), axis=0).fillna(0.0)
-    ax, owned = new_axes(ax, (max(5.0, 1.2 + 0.7 * len(order)), 4.5))
+    fig, (ax,), owned = panels(ax, 1, (max(5.0, 1.2 + 0.7 * len(order)), 4.5))
     bottom = np.zeros(len(order))
     for isotype, color in zip(shares.columns, palette(len(shares.columns)), strict=True):
         ax.bar(range(len(order)), shares[isotype], bottom=bottom, color=color, label=isotype)
@@ -80,7 +79,7 @@ def isotypes(
     ax.set_ylabel("fraction of B-lineage cells")
     if len(shares.columns):
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
-    finish(ax.figure, show=show, save=save, owned=owned)
+    finish(fig, show=show, save=save, owned=owned)
     return ax
 
 
@@ -112,7 +111,9 @@ def shm(
     The axes drawn into.
     """
     cells, order = _b_cells(adata, K.SHM_RATE, groupby)
-    ax, owned = new_axes(ax, (max(5.0, 1.2 + 0.7 * len(order)), 4.5))
+    naive_max_shm = require_result(adata, K.BCR_STATE, K.PARAMS,
+                                   "repertoire.tl.bcr_state")["naive_max_shm"]
+    fig, (ax,), owned = panels(ax, 1, (max(5.0, 1.2 + 0.7 * len(order)), 4.5))
     rng = np.random.default_rng(0)
     values = [cells.loc[cells[groupby] == g, K.SHM_RATE].to_numpy(dtype=float) for g in order]
     spread = [i for i, v in enumerate(values) if len(v) > 1 and np.ptp(v) > 0]
@@ -128,13 +129,12 @@ def shm(
             ax.hlines(v.mean(), i - 0.3, i + 0.3, color="black", linewidth=2)
         ax.text(i, 1.01, f"n={len(v)}", transform=ax.get_xaxis_transform(), ha="center",
                 va="bottom", fontsize="x-small")
-    params = adata.uns.get(K.BCR_STATE, {}).get("params", {})
-    ax.axhline(params.get("naive_max_shm", NAIVE_MAX_SHM), color="grey", linestyle="--",
-               linewidth=1, label="naive threshold")
+    ax.axhline(naive_max_shm, color="grey", linestyle="--", linewidth=1,
+               label="naive threshold")
     ax.set_xticks(range(len(order)))
     ax.set_xticklabels([str(o) for o in order], rotation=45, ha="right")
     ax.set_xlim(-0.6, len(order) - 0.4)
     ax.set_ylabel("V-region mutation rate")
     ax.legend(fontsize="small", loc="upper left")
-    finish(ax.figure, show=show, save=save, owned=owned)
+    finish(fig, show=show, save=save, owned=owned)
     return ax

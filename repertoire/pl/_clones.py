@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 
 from .. import _keys as K
 from .._docs import doc_params
-from ._reconstitution import OUTCOME_COLORS, _axes, _interval, result_table
-from ._utils import finish, new_axes, palette
+from .._utils import require_result
+from ._utils import OUTCOME_COLORS, finish, interval, palette, panels
 
 
 @doc_params
@@ -56,14 +56,15 @@ def clone_tracking(
     -------
     The figure drawn into.
     """
-    clones = result_table(adata, key, "clones", "repertoire.tl.track_clones")
-    occurrences = result_table(adata, key, "occurrences", "repertoire.tl.track_clones")
-    samples = result_table(adata, key, "samples", "repertoire.tl.track_clones")
+    clones, occurrences, samples = (
+        require_result(adata, key, table, "repertoire.tl.track_clones")
+        for table in (K.TABLE_CLONES, K.TABLE_OCCURRENCES, K.TABLE_SAMPLES)
+    )
     if patient is not None:
         clones = clones[clones[K.PATIENT].astype(str) == str(patient)]
         occurrences = occurrences[occurrences[K.PATIENT].astype(str) == str(patient)]
         samples = samples[samples[K.PATIENT].astype(str) == str(patient)]
-    fig, (left, right), owned = _axes(ax, 2, (11.0, 5.5))
+    fig, (left, right), owned = panels(ax, 2, (11.0, 5.5), sharex=True)
     outcome_of = (samples.drop_duplicates(K.PATIENT).set_index(K.PATIENT)[K.OUTCOME]
                   .astype(str) if K.OUTCOME in samples else pd.Series(dtype=str))
     returning = clones[clones["returned"].astype(bool)].sort_values(
@@ -89,7 +90,7 @@ def clone_tracking(
     for name, rows in after.groupby(K.PATIENT, observed=True):
         color = OUTCOME_COLORS.get(outcome_of.get(name, "unknown"), "grey")
         right.errorbar(rows[K.DAY], rows["frac_preexisting"],
-                       yerr=_interval(rows, "frac_preexisting"), marker="o", color=color,
+                       yerr=interval(rows, "frac_preexisting"), marker="o", color=color,
                        capsize=2, alpha=0.7, linewidth=0.8, markersize=3)
     if after.empty:
         right.text(0.5, 0.5, "no B cell tracked after infusion", ha="center",
@@ -107,7 +108,7 @@ def clone_tracking(
 
 
 def _returning_types(occurrences: pd.DataFrame) -> str:
-    """The cell types a clone's cells take after infusion, most cells first."""
+    """Return the cell types a clone's cells take after infusion, most cells first."""
     after = occurrences[occurrences["phase"] == "after"]
     counts = after.groupby("cell_type", observed=True)["n_cells"].sum()
     counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
@@ -143,13 +144,13 @@ def diversity(
     -------
     The axes drawn into.
     """
-    table = result_table(adata, key, "table", "repertoire.tl.diversity")
+    table = require_result(adata, key, K.TABLE_SAMPLES, "repertoire.tl.diversity")
     sample_key = table.columns[0]
     meta = adata.obs[[sample_key, K.PATIENT, K.DAY, K.OUTCOME]].drop_duplicates(sample_key)
     meta = meta.astype({sample_key: str})
     table = table[np.isclose(table["q"].astype(float), q)].astype({sample_key: str})
     table = table.merge(meta, on=sample_key, how="left").dropna(subset=["hill"])
-    ax, owned = new_axes(ax)
+    fig, (ax,), owned = panels(ax)
     for _, rows in table.sort_values(K.DAY).groupby(K.PATIENT, observed=True):
         color = OUTCOME_COLORS.get(str(rows[K.OUTCOME].iloc[0]), "grey")
         ax.errorbar(rows[K.DAY], rows["hill"], yerr=rows["hill_sd"], marker="o", color=color,
@@ -158,5 +159,5 @@ def diversity(
     ax.set_title(f"Hill number q={q:g} at {depth} cells per sample", fontsize="medium")
     ax.set_xlabel("days since infusion")
     ax.set_ylabel(f"clonal diversity (q={q:g})")
-    finish(ax.figure, show=show, save=save, owned=owned)
+    finish(fig, show=show, save=save, owned=owned)
     return ax

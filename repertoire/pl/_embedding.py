@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
-from ._utils import NAN_COLOR, finish, new_axes, palette
+from ._utils import NAN_COLOR, finish, palette, panels
 
 LEGEND_LOCATIONS = ("right margin", "on data", "none")
 
@@ -67,7 +69,7 @@ def embedding(
         raise InputError(f"legend_loc '{legend_loc}' is not one of {', '.join(LEGEND_LOCATIONS)}.")
     coordinates = np.asarray(adata.obsm[key])[:, :2]
     values = _values(adata, color)
-    ax, owned = new_axes(ax)
+    fig, (ax,), owned = panels(ax)
     size = size if size is not None else min(30.0, 120_000 / max(adata.n_obs, 1))
     order = np.random.default_rng(0).permutation(adata.n_obs)
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -83,8 +85,51 @@ def embedding(
     name = basis.removeprefix("X_").upper()
     ax.set(xticks=[], yticks=[], xlabel=f"{name}1", ylabel=f"{name}2",
            title=color if title is None else title)
-    finish(ax.figure, show=show, save=save, owned=owned)
+    finish(fig, show=show, save=save, owned=owned)
     return ax
+
+
+@doc_params
+def embedding_panels(
+    adata: AnnData,
+    colors: Sequence[str],
+    *,
+    basis: str = "umap",
+    legend_loc: str = "right margin",
+    ax: Sequence[Axes] | None = None,
+    show: bool | None = None,
+    save: str | os.PathLike | None = None,
+) -> Figure:
+    """Draw the cells in an embedding once per colouring, side by side.
+
+    One panel of :func:`embedding` per entry of ``colors`` (for example the clusterings of
+    several resolutions, or lineage and cell type).
+
+    Parameters
+    ----------
+    {adata}
+    colors
+        Columns of ``.obs`` or genes, one panel each.
+    basis
+        Embedding in ``.obsm``: ``"umap"`` reads ``"X_umap"``.
+    legend_loc
+        ``"right margin"``, ``"on data"`` or ``"none"``.
+    ax
+        One axes per colouring to draw into; a new figure is made when ``None``.
+    {show_save}
+
+    Returns
+    -------
+    The figure drawn into.
+    """
+    colors = list(colors)
+    if not colors:
+        raise InputError("colors is empty; name at least one column of .obs or gene.")
+    fig, axes, owned = panels(ax, len(colors), (6.25 * len(colors), 5.0), ncols=len(colors))
+    for color, axis in zip(colors, axes, strict=True):
+        embedding(adata, color=color, basis=basis, legend_loc=legend_loc, ax=axis, show=False)
+    finish(fig, show=show, save=save, owned=owned)
+    return fig
 
 
 def _values(adata: AnnData, color: str) -> pd.Series:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from anndata import AnnData
@@ -17,8 +16,7 @@ from matplotlib.ticker import FuncFormatter
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
-from ..pp._outliers import THRESHOLDS
-from ._utils import finish
+from ._utils import finish, panels
 
 # metric: (axis label, log scale, lower and upper threshold columns of the threshold table)
 METRICS = {
@@ -72,16 +70,8 @@ def qc(
             raise InputError(f"column '{metric}' is not in .obs; run repertoire.pp.qc first.")
     labels = adata.obs[batch_key].astype("category").cat.remove_unused_categories()
     samples = list(labels.cat.categories)
-    if ax is None:
-        width = max(6.0, 1.5 + 0.22 * len(samples))
-        fig, axes = plt.subplots(len(metrics), 1, figsize=(width, 2.3 * len(metrics) + 1),
-                                 sharex=True, squeeze=False, layout="constrained")
-        axes, owned = list(axes[:, 0]), True
-    else:
-        axes = [ax] if isinstance(ax, Axes) else list(ax)
-        if len(axes) != len(metrics):
-            raise InputError(f"ax holds {len(axes)} axes but metrics names {len(metrics)}.")
-        fig, owned = axes[0].figure, False
+    width = max(6.0, 1.5 + 0.22 * len(samples))
+    fig, axes, owned = panels(ax, len(metrics), (width, 2.3 * len(metrics) + 1), sharex=True)
     thresholds = _thresholds(adata, batch_key, samples)
     flags = _flags(adata)
     codes = labels.cat.codes.to_numpy()
@@ -129,9 +119,9 @@ def qc(
 
 def _thresholds(adata: AnnData, batch_key: str, samples: list) -> pd.DataFrame | None:
     record = adata.uns.get(K.LOW_QUALITY)
-    if record is None or batch_key not in record[THRESHOLDS]:
+    if record is None or batch_key not in record[K.TABLE_SAMPLES]:
         return None
-    table = record[THRESHOLDS].set_index(batch_key)
+    table = record[K.TABLE_SAMPLES].set_index(batch_key)
     return table.reindex([str(s) for s in samples] if table.index.dtype == object else samples)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from anndata import AnnData
 from matplotlib.axes import Axes
@@ -15,39 +13,11 @@ from matplotlib.figure import Figure
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
-from ..tl._reconstitution import fraction_counts
-from ._utils import finish, new_axes, palette
+from .._utils import require_result
+from ._utils import OUTCOME_COLORS, finish, interval, palette, panels
 
-OUTCOME_COLORS = {"remission": "#1f77b4", "relapse": "#d62728", "unknown": "#7f7f7f"}
 SUBSETS = ("naive", "memory", "switched", "DN", "plasma")
 SOURCE_STYLE = {"tx": ("-", "o", "transcriptome"), "bcr": ("--", "s", "BCR")}
-
-
-def result_table(adata: AnnData, key: str, table: str, producer: str) -> pd.DataFrame:
-    """A table of ``.uns[key]``, or :class:`InputError` naming the function that makes it."""
-    record = adata.uns.get(key)
-    if not isinstance(record, dict) or table not in record:
-        raise InputError(f"'.uns['{key}']['{table}']' is missing; run {producer} first.")
-    return record[table]
-
-
-def _interval(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """Error-bar lengths below and above ``column`` from its ``_lo``/``_hi`` columns."""
-    value = frame[column].to_numpy(dtype=float)
-    below = value - frame[f"{column}_lo"].to_numpy(dtype=float)
-    above = frame[f"{column}_hi"].to_numpy(dtype=float) - value
-    return np.clip(np.vstack([below, above]), 0.0, None)
-
-
-def _axes(ax: Axes | Sequence[Axes] | None, n: int, figsize: tuple[float, float]):
-    if ax is None:
-        fig, axes = plt.subplots(n, 1, figsize=figsize, sharex=True, squeeze=False,
-                                 layout="constrained")
-        return fig, list(axes[:, 0]), True
-    axes = [ax] if isinstance(ax, Axes) else list(ax)
-    if len(axes) != n:
-        raise InputError(f"ax holds {len(axes)} axes; this figure draws {n} panels.")
-    return axes[0].figure, axes, False
 
 
 @doc_params
@@ -86,16 +56,16 @@ def reconstitution(
     -------
     The figure drawn into.
     """
-    samples = result_table(adata, key, "samples", "repertoire.tl.reconstitution")
+    samples = require_result(adata, key, K.TABLE_SAMPLES, "repertoire.tl.reconstitution")
     mine = samples[(samples[K.PATIENT].astype(str) == str(patient))]
     if mine.empty:
         raise InputError(f"patient '{patient}' has no sample in .uns['{key}']['samples'].")
     mine = mine[mine[K.TISSUE].astype(str) == tissue].sort_values(K.DAY)
-    fig, (top, middle, bottom), owned = _axes(ax, 3, (6.5, 8.0))
+    fig, (top, middle, bottom), owned = panels(ax, 3, (6.5, 8.0), sharex=True)
     day = mine[K.DAY].to_numpy(dtype=float)
     for aplastic in day[mine["aplasia"].to_numpy(dtype=bool)]:
         top.axvspan(aplastic - 4, aplastic + 4, color="#eeeeee", zorder=0)
-    top.errorbar(day, mine["B_per_1000"], yerr=_interval(mine, "B_per_1000"), marker="o",
+    top.errorbar(day, mine["B_per_1000"], yerr=interval(mine, "B_per_1000"), marker="o",
                  color="black", capsize=3)
     top.set_ylabel("B cells per 1000")
     top.set_title(f"{patient} ({tissue}; shaded: aplasia)", fontsize="medium")
@@ -106,7 +76,7 @@ def reconstitution(
             shown = mine[column].notna().to_numpy()
             if shown.any():
                 middle.errorbar(day[shown], mine.loc[shown, column],
-                                yerr=_interval(mine[shown], column), linestyle=style,
+                                yerr=interval(mine[shown], column), linestyle=style,
                                 marker=marker, color=colors[subset], capsize=2, markersize=4,
                                 label=f"{subset} ({SOURCE_STYLE[source][2]})")
     middle.set_ylim(-0.02, 1.02)
@@ -115,7 +85,7 @@ def reconstitution(
         middle.legend(fontsize="x-small", ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1))
     shown = mine["frac_car"].notna().to_numpy()
     bottom.errorbar(day[shown], mine.loc[shown, "frac_car"],
-                    yerr=_interval(mine[shown], "frac_car"), marker="o", color="#9467bd",
+                    yerr=interval(mine[shown], "frac_car"), marker="o", color="#9467bd",
                     capsize=3)
     bottom.set_ylabel("CAR-detected\nfraction of T cells")
     bottom.set_xlabel("days since infusion")
@@ -164,14 +134,15 @@ def reconstitution_cohort(
     -------
     The axes drawn into.
     """
-    samples = result_table(adata, key, "samples", "repertoire.tl.reconstitution")
+    samples = require_result(adata, key, K.TABLE_SAMPLES, "repertoire.tl.reconstitution")
     if metric not in samples:
         raise InputError(f"metric '{metric}' is not a column of .uns['{key}']['samples'].")
     table = samples[samples[K.TISSUE].astype(str) == tissue]
     order = list(table.groupby(K.TIMEPOINT, observed=True)[K.DAY].median().sort_values().index)
     position = {t: i for i, t in enumerate(order)}
-    ax, owned = new_axes(ax, (max(5.0, 1.0 + 0.9 * len(order)), 4.5))
-    denominator = fraction_counts().get(metric, (None, None))[1]
+    fig, (ax,), owned = panels(ax, 1, (max(5.0, 1.0 + 0.9 * len(order)), 4.5))
+    fractions = adata.uns[key][K.PARAMS]["fractions"]
+    denominator = fractions[metric][1] if metric in fractions else None
     enough = (table[denominator] >= min_cells if denominator in table
               else pd.Series(True, index=table.index))
     table = table.assign(x=table[K.TIMEPOINT].map(position), enough=enough).sort_values("x")
@@ -190,7 +161,7 @@ def reconstitution_cohort(
     if denominator in table and not table["enough"].all():
         ax.scatter([], [], s=14, edgecolors="grey", facecolors="none",
                    label=f"fewer than {min_cells} cells behind the value")
-    tests = adata.uns[key].get("outcomes")
+    tests = adata.uns[key].get(K.TABLE_OUTCOMES)
     if isinstance(tests, pd.DataFrame) and not tests.empty:
         mine = tests[(tests["metric"] == metric) & (tests[K.TISSUE].astype(str) == tissue)]
         for _, row in mine.iterrows():
@@ -204,5 +175,5 @@ def reconstitution_cohort(
     ax.set_xlabel("timepoint")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="small", loc="best")
-    finish(ax.figure, show=show, save=save, owned=owned)
+    finish(fig, show=show, save=save, owned=owned)
     return ax

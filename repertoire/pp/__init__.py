@@ -10,6 +10,7 @@ from ._outliers import flag_low_quality
 from ._pca import pca
 from ._pipeline import preprocess
 from ._qc import filter_cells, qc
+from ._umap import umap
 
 __all__ = [
     "detect_doublets",
@@ -24,4 +25,5 @@ __all__ = [
     "qc",
     "qc_metrics",
     "receptor_doublets",
+    "umap",
 ]

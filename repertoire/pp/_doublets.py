@@ -14,11 +14,9 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger, progress
-from ..io._airr import chain_table
-from ._utils import batches, record, require_layer
+from .._utils import batches, require_layer, store
+from ..io import chain_table
 
-SAMPLES = "samples"
-PARAMS = "params"
 # 10x Genomics Chromium user guides: about 0.8% multiplets per 1,000 cells recovered
 RATE_PER_CELL_10X = 0.008 / 1000
 OK, TOO_FEW, FAILED, NO_THRESHOLD = "ok", "too few cells", "failed", "no threshold"
@@ -38,6 +36,7 @@ def detect_doublets(
     receptors: bool = True,
     min_chain_umis: int = 2,
     random_state: int = 0,
+    key_added: str = K.DOUBLET,
     inplace: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """Call doublets from expression (Scrublet) and from receptor chains, sample by sample.
@@ -77,15 +76,17 @@ def detect_doublets(
     min_chain_umis
         See :func:`receptor_doublets`.
     {random_state}
+    {key_added}
+        ``.obs[key_added]`` holds the call (``predicted_doublet`` by default).
     {inplace}
 
     Returns
     -------
     With ``inplace=False``, a per-cell table (``doublet_score``, ``receptor_doublet``,
-    ``receptor_doublet_reason``, ``predicted_doublet``: Scrublet's call or the receptor's) and a
+    ``receptor_doublet_reason``, ``key_added``: Scrublet's call or the receptor's) and a
     per-sample table (``n_cells``, ``expected_doublet_rate``, ``threshold``,
     ``n_scrublet_doublets``, ``n_receptor_doublets``, ``n_doublets``, ``status``). Otherwise
-    ``None``; the per-cell columns go to ``.obs`` and ``.uns["predicted_doublet"]`` holds
+    ``None``; the per-cell columns go to ``.obs`` and ``.uns[key_added]`` holds
     ``"samples"`` (the table) and ``"params"``.
     """
     require_layer(adata, layer)
@@ -149,19 +150,15 @@ def detect_doublets(
                 adata.n_obs, receptor_called.sum())
     cells = pd.DataFrame({K.DOUBLET_SCORE: scores}, index=adata.obs_names)
     cells = cells.join(by_receptor)
-    cells[K.DOUBLET] = called
-    if not inplace:
-        return cells, samples
-    for column in cells.columns:
-        adata.obs[column] = cells[column]
-    adata.uns[K.DOUBLET] = {
-        SAMPLES: samples,
-        PARAMS: record(batch_key=batch_key, layer=layer,
-                       expected_doublet_rate=expected_doublet_rate, threshold=threshold,
-                       min_cells=min_cells, max_rate_ratio=max_rate_ratio, receptors=receptors,
-                       min_chain_umis=min_chain_umis, random_state=random_state),
-    }
-    return None
+    cells[key_added] = called
+    return store(
+        adata, key_added, inplace=inplace, result=(cells, samples), obs=cells,
+        tables={K.TABLE_SAMPLES: samples},
+        params={"batch_key": batch_key, "layer": layer,
+                "expected_doublet_rate": expected_doublet_rate, "threshold": threshold,
+                "min_cells": min_cells, "max_rate_ratio": max_rate_ratio, "receptors": receptors,
+                "min_chain_umis": min_chain_umis, "random_state": random_state},
+    )
 
 
 def _per_batch(flags: np.ndarray, labels: pd.Series) -> np.ndarray:
@@ -178,7 +175,11 @@ THREE_VJ = "three or more light or alpha chains"
 
 @doc_params
 def receptor_doublets(
-    adata: AnnData, *, min_chain_umis: int = 2, inplace: bool = True
+    adata: AnnData,
+    *,
+    min_chain_umis: int = 2,
+    key_added: str = K.RECEPTOR_DOUBLET,
+    inplace: bool = True,
 ) -> pd.DataFrame | None:
     """Call doublets from receptor chains that no single lymphocyte carries.
 
@@ -200,13 +201,16 @@ def receptor_doublets(
         With receptor chains in ``.obsm["airr"]``.
     min_chain_umis
         Chains with fewer UMIs are ignored (ambient or background contigs).
+    {key_added}
+        ``.obs[key_added]`` holds the call, ``.obs[f"{{key_added}}_reason"]`` the reason.
     {inplace}
 
     Returns
     -------
     With ``inplace=False``, a per-cell table with the boolean ``receptor_doublet`` and
-    ``receptor_doublet_reason`` (empty for cells not called). Otherwise ``None``; both columns
-    go to ``.obs``.
+    ``receptor_doublet_reason`` (empty for cells not called), named after ``key_added``.
+    Otherwise ``None``; both columns go to ``.obs`` and ``.uns[key_added]["params"]`` records
+    the arguments.
     """
     if K.AIRR not in adata.obsm:
         raise InputError(f"'{K.AIRR}' is not in .obsm; read receptor data with repertoire.io.")
@@ -229,20 +233,17 @@ def receptor_doublets(
          per_cell["vj"] >= 3],
         [BCR_AND_TCR, TWO_VDJ, THREE_VJ], default="",
     )
-    cells = pd.DataFrame({K.RECEPTOR_DOUBLET: reasons != "", K.RECEPTOR_DOUBLET_REASON: reasons},
+    cells = pd.DataFrame({key_added: reasons != "", f"{key_added}_reason": reasons},
                          index=adata.obs_names)
-    logger.info("receptor chains call %d doublets (%s)", cells[K.RECEPTOR_DOUBLET].sum(),
+    logger.info("receptor chains call %d doublets (%s)", cells[key_added].sum(),
                 ", ".join(f"{r}: {n}" for r, n in pd.Series(reasons[reasons != ""])
                           .value_counts().items()) or "none")
-    if not inplace:
-        return cells
-    for column in cells.columns:
-        adata.obs[column] = cells[column]
-    return None
+    return store(adata, key_added, params={"min_chain_umis": min_chain_umis}, inplace=inplace,
+                 result=cells, obs=cells)
 
 
 def _distinct(chains: pd.DataFrame, loci: tuple[str, ...]) -> pd.Series:
-    """Number of distinct junctions per cell among chains of ``loci``."""
+    """Return the number of distinct junctions per cell among chains of ``loci``."""
     chosen = chains[chains["locus"].isin(loci)]
     return chosen.groupby("cell")["junction"].nunique()
 

@@ -14,8 +14,7 @@ from anndata import AnnData
 from .. import _keys as K
 from .._docs import doc_params
 from .._logging import logger
-from ._normalize import LOG1P
-from ._utils import batches, record, require_layer
+from .._utils import batches, require_layer, store
 
 BATCH = "batch"
 
@@ -27,8 +26,6 @@ EXCLUDE = (
     rf"^{re.escape(K.CAR_FEATURE)}$",
     r"^CAR_",
 )
-# scanpy's own record of the last selection
-HVG_UNS = "hvg"
 COLUMNS = (
     K.HVG, "means", "dispersions", "dispersions_norm", "highly_variable_nbatches", "excluded"
 )
@@ -73,7 +70,8 @@ def highly_variable_genes(
     -------
     With ``inplace=False``, a per-gene table (``highly_variable``, ``means``, ``dispersions``,
     ``dispersions_norm``, ``highly_variable_nbatches``, ``excluded``). Otherwise ``None``;
-    these columns go to ``.var`` and ``.uns["hvg"]`` records the parameters.
+    these columns go to ``.var`` and ``.uns["hvg"]`` holds scanpy's ``"flavor"`` beside
+    ``"params"``.
     """
     require_layer(adata, None)
     excluded = _matches(adata.var_names, exclude)
@@ -83,7 +81,7 @@ def highly_variable_genes(
     pooled = labels.astype(str).where(~labels.isin(small), "pooled small samples")
     # a view of a shell sharing .X: scanpy materialises one sample at a time, never all genes
     shell = AnnData(X=adata.X, obs=pd.DataFrame({BATCH: pooled.astype("category")}),
-                    var=pd.DataFrame(index=adata.var_names), uns={LOG1P: {"base": None}})
+                    var=pd.DataFrame(index=adata.var_names), uns={K.LOG1P: {"base": None}})
     kept = shell[:, ~excluded]
     result = sc.pp.highly_variable_genes(
         kept, n_top_genes=min(n_top_genes, kept.n_vars), flavor=flavor,
@@ -101,15 +99,11 @@ def highly_variable_genes(
         "selected %d highly variable genes (%d genes excluded by pattern, %d samples pooled)",
         genes[K.HVG].sum(), excluded.sum(), len(small),
     )
-    if not inplace:
-        return genes
-    for column in genes.columns:
-        adata.var[column] = genes[column].to_numpy()
-    adata.uns[HVG_UNS] = record(
-        flavor=flavor, n_top_genes=n_top_genes, batch_key=batch_key, exclude=list(exclude),
-        min_cells_per_batch=min_cells_per_batch,
+    return store(
+        adata, K.HVG_UNS, inplace=inplace, result=genes, var=genes, uns={"flavor": flavor},
+        params={"flavor": flavor, "n_top_genes": n_top_genes, "batch_key": batch_key,
+                "exclude": list(exclude), "min_cells_per_batch": min_cells_per_batch},
     )
-    return None
 
 
 def _matches(names: pd.Index, patterns: Sequence[str]) -> np.ndarray:

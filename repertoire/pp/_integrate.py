@@ -9,9 +9,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from ._utils import batches, record
-
-PARAMS = "params"
+from .._utils import batches, store
 
 
 @doc_params
@@ -73,11 +71,8 @@ def integrate(
         logger.info("Harmony on '%s' over %d batches: %d rounds", basis,
                     len(labels.cat.categories), len(harmony.objective_harmony))
     corrected = corrected.astype(np.float32)
-    if not inplace:
-        return corrected
-    adata.obsm[key_added] = corrected
-    adata.uns[key_added] = {
-        PARAMS: record(batch_key=batch_key, basis=basis, theta=theta,
-                       max_iter_harmony=max_iter_harmony, random_state=random_state),
-    }
-    return None
+    return store(
+        adata, key_added, inplace=inplace, result=corrected, obsm={key_added: corrected},
+        params={"batch_key": batch_key, "basis": basis, "theta": theta,
+                "max_iter_harmony": max_iter_harmony, "random_state": random_state},
+    )

@@ -8,7 +8,7 @@ from anndata import AnnData
 
 from .. import _keys as K
 from .._docs import doc_params
-from ._utils import require_layer
+from .._utils import require_layer, store
 
 # .var flags; their names make scanpy write pct_counts_mt and pct_counts_ribo (K.PCT_MT, K.PCT_RIBO)
 MT = "mt"
@@ -50,10 +50,5 @@ def qc_metrics(
         shell, qc_vars=[MT, RIBO], percent_top=None, log1p=False, inplace=False
     )
     cells = metrics[[K.N_COUNTS, K.N_GENES, K.PCT_MT, K.PCT_RIBO]]
-    if not inplace:
-        return cells, genes
-    for column in cells.columns:
-        adata.obs[column] = cells[column]
-    for column in genes.columns:
-        adata.var[column] = genes[column]
-    return None
+    return store(adata, None, params={"layer": layer}, inplace=inplace, result=(cells, genes),
+                 obs=cells, var=genes)

@@ -10,9 +10,7 @@ from anndata import AnnData
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
-
-DISTANCES = "distances"
-CONNECTIVITIES = "connectivities"
+from .._utils import store
 
 
 @doc_params
@@ -23,6 +21,7 @@ def neighbors(
     n_neighbors: int = 15,
     metric: str = "euclidean",
     random_state: int = 0,
+    key_added: str = K.NEIGHBORS,
     inplace: bool = True,
 ) -> tuple[sp.csr_matrix, sp.csr_matrix] | None:
     """Build the k-nearest-neighbour graph on an embedding.
@@ -41,13 +40,17 @@ def neighbors(
     metric
         Distance between cells.
     {random_state}
+    key_added
+        As in scanpy: ``.uns[key_added]`` names the graph's ``.obsp`` keys and holds
+        ``"params"``; the default ``"neighbors"`` writes ``.obsp["connectivities"]`` and
+        ``.obsp["distances"]``, any other key ``f"{{key_added}}_connectivities"`` and
+        ``f"{{key_added}}_distances"``.
     {inplace}
 
     Returns
     -------
     With ``inplace=False``, the connectivities and the distances (sparse cells x cells).
-    Otherwise ``None``; they go to ``.obsp["connectivities"]`` and ``.obsp["distances"]`` and
-    ``.uns["neighbors"]`` records the parameters.
+    Otherwise ``None``; they go to ``.obsp`` and ``.uns[key_added]`` (see ``key_added``).
     """
     if use_rep is None:
         use_rep = K.INTEGRATED if K.INTEGRATED in adata.obsm else K.PCA
@@ -56,11 +59,13 @@ def neighbors(
     shell = AnnData(obs=pd.DataFrame(index=adata.obs_names), obsm={use_rep: adata.obsm[use_rep]})
     sc.pp.neighbors(shell, n_neighbors=n_neighbors, use_rep=use_rep, metric=metric,
                     random_state=random_state)
-    connectivities = shell.obsp[CONNECTIVITIES]
-    distances = shell.obsp[DISTANCES]
-    if not inplace:
-        return connectivities, distances
-    adata.obsp[CONNECTIVITIES] = connectivities
-    adata.obsp[DISTANCES] = distances
-    adata.uns[K.NEIGHBORS] = shell.uns[K.NEIGHBORS]
-    return None
+    connectivities = shell.obsp[K.CONNECTIVITIES]
+    distances = shell.obsp[K.DISTANCES]
+    prefix = "" if key_added == K.NEIGHBORS else f"{key_added}_"
+    keys = {"connectivities_key": f"{prefix}{K.CONNECTIVITIES}",
+            "distances_key": f"{prefix}{K.DISTANCES}"}
+    return store(
+        adata, key_added, inplace=inplace, result=(connectivities, distances),
+        obsp={keys["connectivities_key"]: connectivities, keys["distances_key"]: distances},
+        uns=keys, params=shell.uns[K.NEIGHBORS][K.PARAMS],
+    )

@@ -9,9 +9,7 @@ from anndata import AnnData
 
 from .. import _keys as K
 from .._docs import doc_params
-from ._utils import require_layer
-
-LOG1P = "log1p"
+from .._utils import require_layer, store
 
 
 @doc_params
@@ -38,7 +36,7 @@ def normalize(
     -------
     With ``inplace=False``, the log-normalised matrix (sparse when the counts are). Otherwise
     ``None``; the matrix goes to ``.X`` and ``.uns["log1p"]`` records the natural logarithm, as
-    :func:`scanpy.pp.log1p` does.
+    :func:`scanpy.pp.log1p` does (``"base"``), beside ``"params"``.
     """
     require_layer(adata, layer)
     counts = adata.X if layer is None else adata.layers[layer]
@@ -50,8 +48,7 @@ def normalize(
         np.log1p(normalised.data, out=normalised.data)
     else:
         np.log1p(normalised, out=normalised)
-    if not inplace:
-        return normalised
-    adata.X = normalised
-    adata.uns[LOG1P] = {"base": None}
-    return None
+    if inplace:
+        adata.X = normalised
+    return store(adata, K.LOG1P, params={"layer": layer, "target_sum": target_sum},
+                 inplace=inplace, result=normalised, uns={"base": None})

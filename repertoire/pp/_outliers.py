@@ -9,10 +9,7 @@ from anndata import AnnData
 from .. import _keys as K
 from .._docs import doc_params
 from .._logging import logger
-from ._utils import batches, record, require_obs
-
-THRESHOLDS = "thresholds"
-PARAMS = "params"
+from .._utils import batches, require_obs, store
 
 
 @doc_params
@@ -25,6 +22,7 @@ def flag_low_quality(
     min_pct_mt: float = 8.0,
     max_pct_mt: float = 25.0,
     min_genes: int = 200,
+    key_added: str = K.LOW_QUALITY,
     inplace: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """Flag low-quality cells with thresholds adapted to each sample.
@@ -53,15 +51,17 @@ def flag_low_quality(
         Mitochondrial percentage above which every cell is flagged.
     min_genes
         Cells with fewer detected genes are flagged.
+    {key_added}
+        ``.obs[key_added]`` holds the flag.
     {inplace}
 
     Returns
     -------
-    With ``inplace=False``, a per-cell table with the boolean ``low_quality`` and the
+    With ``inplace=False``, a per-cell table with the boolean ``key_added`` and the
     per-sample threshold table (one row per sample: medians, MADs and the effective limits
     ``min_counts``, ``max_counts``, ``min_genes``, ``max_genes``, ``max_pct_mt`` in the units of
     the metrics, and ``n_low_quality``). Otherwise ``None``; the flags go to
-    ``.obs["low_quality"]`` and ``.uns["low_quality"]`` holds ``"thresholds"`` (the table) and
+    ``.obs[key_added]`` and ``.uns[key_added]`` holds ``"samples"`` (the table) and
     ``"params"``.
     """
     hint = "; run repertoire.pp.qc_metrics first"
@@ -99,18 +99,13 @@ def flag_low_quality(
         "flagged %d of %d cells as low quality (%s)", flagged.sum(), adata.n_obs,
         ", ".join(f"{r[batch_key or 'batch']}: {r['n_low_quality']}" for r in rows),
     )
-    cells = pd.DataFrame({K.LOW_QUALITY: flagged}, index=adata.obs_names)
-    if not inplace:
-        return cells, thresholds
-    adata.obs[K.LOW_QUALITY] = flagged
-    adata.uns[K.LOW_QUALITY] = {
-        THRESHOLDS: thresholds,
-        PARAMS: record(
-            batch_key=batch_key, nmads=nmads, nmads_mt=nmads_mt, min_pct_mt=min_pct_mt,
-            max_pct_mt=max_pct_mt, min_genes=min_genes,
-        ),
-    }
-    return None
+    cells = pd.DataFrame({key_added: flagged}, index=adata.obs_names)
+    return store(
+        adata, key_added, inplace=inplace, result=(cells, thresholds), obs=cells,
+        tables={K.TABLE_SAMPLES: thresholds},
+        params={"batch_key": batch_key, "nmads": nmads, "nmads_mt": nmads_mt,
+                "min_pct_mt": min_pct_mt, "max_pct_mt": max_pct_mt, "min_genes": min_genes},
+    )
 
 
 def _band(values: np.ndarray, nmads: float) -> tuple[float, float, float, float]:

@@ -11,10 +11,7 @@ from sklearn.utils.sparsefuncs import mean_variance_axis
 from .. import _keys as K
 from .._docs import doc_params
 from .._logging import logger
-from ._utils import record, require_layer
-
-PCA_UNS = "pca"
-LOADINGS = "PCs"
+from .._utils import require_layer, store
 
 
 @doc_params
@@ -67,21 +64,17 @@ def pca(
               random_state=random_state)
     embedding = shell.obsm[K.PCA]
     logger.info("PCA on %d genes: %d components, %.1f%% of variance", genes.sum(), n_comps,
-                100 * shell.uns[PCA_UNS]["variance_ratio"].sum())
-    if not inplace:
-        return embedding
+                100 * shell.uns[K.PCA_UNS]["variance_ratio"].sum())
     loadings = np.zeros((adata.n_vars, n_comps), dtype=embedding.dtype)
-    loadings[genes] = shell.varm[LOADINGS]
-    adata.obsm[K.PCA] = embedding
-    adata.varm[LOADINGS] = loadings
-    adata.uns[PCA_UNS] = {
-        "variance": shell.uns[PCA_UNS]["variance"],
-        "variance_ratio": shell.uns[PCA_UNS]["variance_ratio"],
-        "params": record(n_comps=n_comps, scale=scale, svd_solver=svd_solver,
-                         random_state=random_state, use_highly_variable=K.HVG in adata.var,
-                         zero_center=True),
-    }
-    return None
+    loadings[genes] = shell.varm[K.LOADINGS]
+    return store(
+        adata, K.PCA_UNS, inplace=inplace, result=embedding, obsm={K.PCA: embedding},
+        varm={K.LOADINGS: loadings},
+        uns={name: shell.uns[K.PCA_UNS][name] for name in ("variance", "variance_ratio")},
+        params={"n_comps": n_comps, "scale": scale, "svd_solver": svd_solver,
+                "random_state": random_state, "use_highly_variable": K.HVG in adata.var,
+                "zero_center": True},
+    )
 
 
 def _unit_variance(matrix: sp.spmatrix | np.ndarray) -> sp.spmatrix | np.ndarray:

@@ -7,15 +7,13 @@ from anndata import AnnData
 from .. import _keys as K
 from .._docs import doc_params
 from .._logging import logger
+from .._utils import batches, store
 from . import _integrate
 from ._hvg import highly_variable_genes
 from ._neighbors import neighbors
 from ._normalize import normalize
 from ._pca import pca
 from ._umap import umap
-from ._utils import batches, record
-
-PREPROCESS = "preprocess"
 
 
 @doc_params
@@ -37,7 +35,7 @@ def preprocess(
 
     Runs :func:`normalize`, :func:`highly_variable_genes`, :func:`pca`, :func:`integrate`
     (Harmony over ``batch_key``, skipped with one batch), :func:`neighbors` and
-    :func:`repertoire.tl.umap`. Clustering follows with :func:`repertoire.tl.cluster`.
+    :func:`umap`. Clustering follows with :func:`repertoire.tl.cluster`.
 
     Parameters
     ----------
@@ -80,11 +78,11 @@ def preprocess(
         use_rep = K.INTEGRATED
     neighbors(adata, use_rep=use_rep, n_neighbors=n_neighbors, random_state=random_state)
     umap(adata, random_state=random_state)
-    adata.uns[PREPROCESS] = {"params": record(
-        batch_key=batch_key, layer=layer, target_sum=target_sum, n_top_genes=n_top_genes,
-        n_comps=n_comps, scale=scale, integrate=integrate, use_rep=use_rep,
-        n_neighbors=n_neighbors, random_state=random_state,
-    )}
+    store(adata, K.PREPROCESS, inplace=True, params={
+        "batch_key": batch_key, "layer": layer, "target_sum": target_sum,
+        "n_top_genes": n_top_genes, "n_comps": n_comps, "scale": scale, "integrate": integrate,
+        "use_rep": use_rep, "n_neighbors": n_neighbors, "random_state": random_state,
+    })
     logger.info("preprocessed %d cells x %d genes; graph on %s", adata.n_obs, adata.n_vars,
                 use_rep)
     return None if inplace else adata

@@ -12,10 +12,10 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from ._doublets import SAMPLES, detect_doublets
+from .._utils import batches, require_layer, store
+from ._doublets import detect_doublets
 from ._metrics import qc_metrics
-from ._outliers import PARAMS, THRESHOLDS, flag_low_quality
-from ._utils import batches, record, require_layer
+from ._outliers import flag_low_quality
 
 CELL_COLUMNS = (
     K.N_COUNTS, K.N_GENES, K.PCT_MT, K.PCT_RIBO, K.LOW_QUALITY, K.DOUBLET_SCORE,
@@ -38,6 +38,7 @@ def qc(
     doublet_threshold: float | None = None,
     receptors: bool = True,
     random_state: int = 0,
+    key_added: str = K.QC,
     inplace: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """Compute quality metrics, flag low-quality cells and call doublets, sample by sample.
@@ -59,6 +60,7 @@ def qc(
     receptors
         Call doublets from receptor chains too, see :func:`detect_doublets`.
     {random_state}
+    {key_added}
     {inplace}
 
     Returns
@@ -71,7 +73,7 @@ def qc(
     ``doublet_status``).
     Otherwise ``None``; the per-cell columns go to ``.obs``, ``mt`` and ``ribo`` to ``.var``,
     ``.uns["low_quality"]`` and ``.uns["predicted_doublet"]`` are written as by the single
-    steps, and ``.uns["qc"]`` holds ``"samples"`` (the summary) and ``"params"``.
+    steps, and ``.uns[key_added]`` holds ``"samples"`` (the summary) and ``"params"``.
     """
     require_layer(adata, layer)
     labels = batches(adata.obs, batch_key)
@@ -91,31 +93,26 @@ def qc(
                     receptors=receptors, random_state=random_state)
     summary = _summary(shell, column)
     cells = shell.obs[list(CELL_COLUMNS)]
-    if not inplace:
-        return cells, summary
-    for name in CELL_COLUMNS:
-        adata.obs[name] = cells[name]
-    for name in shell.var.columns:
-        adata.var[name] = shell.var[name]
-    for key in (K.LOW_QUALITY, K.DOUBLET):
-        adata.uns[key] = shell.uns[key]
-        adata.uns[key][PARAMS]["batch_key"] = batch_key
-    adata.uns[K.DOUBLET][PARAMS]["layer"] = layer
-    adata.uns[K.QC] = {
-        SAMPLES: summary,
-        PARAMS: record(
-            batch_key=batch_key, layer=layer, nmads=nmads, nmads_mt=nmads_mt,
-            min_pct_mt=min_pct_mt, max_pct_mt=max_pct_mt, min_genes=min_genes,
-            expected_doublet_rate=expected_doublet_rate, doublet_threshold=doublet_threshold,
-            receptors=receptors, random_state=random_state,
-        ),
-    }
-    return None
+    if inplace:
+        # the records of the single steps, as if they had run on adata itself
+        for key in (K.LOW_QUALITY, K.DOUBLET):
+            adata.uns[key] = shell.uns[key]
+            adata.uns[key][K.PARAMS]["batch_key"] = batch_key
+        adata.uns[K.DOUBLET][K.PARAMS]["layer"] = layer
+    return store(
+        adata, key_added, inplace=inplace, result=(cells, summary), obs=cells, var=shell.var,
+        tables={K.TABLE_SAMPLES: summary},
+        params={"batch_key": batch_key, "layer": layer, "nmads": nmads, "nmads_mt": nmads_mt,
+                "min_pct_mt": min_pct_mt, "max_pct_mt": max_pct_mt, "min_genes": min_genes,
+                "expected_doublet_rate": expected_doublet_rate,
+                "doublet_threshold": doublet_threshold, "receptors": receptors,
+                "random_state": random_state},
+    )
 
 
 def _summary(shell: AnnData, column: str) -> pd.DataFrame:
-    thresholds = shell.uns[K.LOW_QUALITY][THRESHOLDS]
-    doublets = shell.uns[K.DOUBLET][SAMPLES].drop(columns="n_cells")
+    thresholds = shell.uns[K.LOW_QUALITY][K.TABLE_SAMPLES]
+    doublets = shell.uns[K.DOUBLET][K.TABLE_SAMPLES].drop(columns="n_cells")
     doublets = doublets.rename(columns={"threshold": "doublet_threshold",
                                         "status": "doublet_status"})
     summary = thresholds.merge(doublets, on=column, how="left")

@@ -1,7 +1,7 @@
-"""The UMAP embedding of the neighbour graph.
+"""The UMAP embedding of the neighbour graph, the last step of preprocessing.
 
-It lives here, not in ``tl``, so that :func:`repertoire.pp.preprocess` can run it without
-importing from ``tl`` (data flow io -> pp -> tl); ``repertoire.tl.umap`` is this function.
+Here rather than in ``tl`` (scanpy's place) because :func:`repertoire.pp.preprocess` runs it
+and data flow io -> pp -> tl.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from anndata import AnnData
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
-
-UMAP_UNS = "umap"
+from .._utils import store
 
 
 @doc_params
@@ -26,6 +25,8 @@ def umap(
     spread: float = 1.0,
     n_components: int = 2,
     random_state: int = 0,
+    neighbors_key: str = K.NEIGHBORS,
+    key_added: str = K.UMAP,
     inplace: bool = True,
 ) -> np.ndarray | None:
     """Embed the neighbour graph in two dimensions with UMAP (McInnes et al., 2018).
@@ -42,17 +43,22 @@ def umap(
     n_components
         Number of dimensions.
     {random_state}
+    neighbors_key
+        Key in ``.uns`` of the graph (see ``key_added`` of :func:`repertoire.pp.neighbors`).
+    key_added
+        The coordinates go to ``.obsm[key_added]``; the record to ``.uns["umap"]`` for the
+        default ``"X_umap"``, else to ``.uns[key_added]`` (scanpy's rule).
     {inplace}
 
     Returns
     -------
     With ``inplace=False``, the cells x ``n_components`` coordinates. Otherwise ``None``;
-    they go to ``.obsm["X_umap"]`` and ``.uns["umap"]["params"]`` records the arguments.
+    they go to ``.obsm[key_added]`` and ``.uns["umap"]["params"]`` records the arguments.
     """
-    graph = adata.uns.get(K.NEIGHBORS)
+    graph = adata.uns.get(neighbors_key)
     if graph is None:
         raise InputError(
-            f"'{K.NEIGHBORS}' is not in .uns; run repertoire.pp.neighbors first."
+            f"'{neighbors_key}' is not in .uns; run repertoire.pp.neighbors first."
         )
     # scanpy reads the embedding only to count connected components for the initialisation
     rep = graph["params"].get("use_rep") or K.PCA
@@ -65,11 +71,10 @@ def umap(
     sc.tl.umap(shell, min_dist=min_dist, spread=spread, n_components=n_components,
                random_state=random_state)
     coordinates = shell.obsm[K.UMAP]
-    if not inplace:
-        return coordinates
-    adata.obsm[K.UMAP] = coordinates
-    adata.uns[UMAP_UNS] = {
-        "params": {**shell.uns[UMAP_UNS]["params"], "random_state": random_state,
-                   "min_dist": min_dist, "spread": spread, "n_components": n_components},
-    }
-    return None
+    return store(
+        adata, K.UMAP_UNS if key_added == K.UMAP else key_added, inplace=inplace,
+        result=coordinates, obsm={key_added: coordinates},
+        params={**shell.uns[K.UMAP_UNS][K.PARAMS], "random_state": random_state,
+                "min_dist": min_dist, "spread": spread, "n_components": n_components,
+                "neighbors_key": neighbors_key},
+    )

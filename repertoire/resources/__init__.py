@@ -1,5 +1,9 @@
-"""Curated data shipped with the package: marker panels of cell identity."""
+"""Curated data shipped with the package: marker panels of cell identity.
 
-from ._markers import marker_panels
+``ALTERNATIVE`` joins genes that stand for one marker feature (``IGHG1|IGHG2``: the highest of
+them counts).
+"""
 
-__all__ = ["marker_panels"]
+from ._markers import ALTERNATIVE, marker_panels
+
+__all__ = ["ALTERNATIVE", "marker_panels"]

@@ -9,9 +9,8 @@ from ._composition import composition
 from ._diversity import diversity
 from ._reconstitution import reconstitution
 from ._tracking import track_clones
-from ._umap import umap
 
 __all__ = [
     "annotate", "bcr_state", "clonotypes", "cluster", "composition", "detect_car", "diversity",
-    "reconstitution", "track_clones", "umap",
+    "reconstitution", "track_clones",
 ]

@@ -14,8 +14,8 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from ..pp._utils import record
-from ._labels import B_LINEAGES, has_transcriptome_calls, transcriptome_calls
+from .._utils import store
+from ._labels import has_transcriptome_calls, transcriptome_calls
 from ._receptor import primary_heavy_chains, require_airr
 
 # Klein, Rajewsky and Küppers, J Exp Med 1998: naive (IgM+IgD+CD27-) B cells carry unmutated
@@ -24,7 +24,6 @@ from ._receptor import primary_heavy_chains, require_airr
 NAIVE_MAX_SHM = 0.01
 MEMORY_MIN_SHM = 0.01
 SWITCHED = re.compile(r"^IGH[GAE]")
-UNSWITCHED = ("IGHM", "IGHD")
 SEQUENCE = "sequence_alignment"
 EVIDENCE = (
     "transcriptome", "isotype", "isotype+shm", "isotype+transcriptome", "shm",
@@ -105,7 +104,7 @@ def bcr_state(
     With ``inplace=False``, a table indexed like ``.obs`` with columns ``isotype``,
     ``shm_rate``, ``shm_source`` (``alignment``, ``v_identity`` or NaN), ``bcr_state`` and
     ``bcr_state_evidence`` (categoricals, named after ``key_added``). Otherwise ``None``; the
-    columns go to ``.obs`` and ``.uns[key_added]`` holds ``summary`` (cells per state and
+    columns go to ``.obs`` and ``.uns[key_added]`` holds ``states`` (cells per state and
     evidence) and ``params``.
     """
     require_airr(adata)
@@ -139,17 +138,13 @@ def bcr_state(
         int(heavy["chain"].notna().sum()), int(np.isfinite(shm).sum()),
         int(table[key_added].notna().sum()),
     )
-    if not inplace:
-        return table
-    for column in table.columns:
-        adata.obs[column] = table[column]
-    adata.uns[key_added] = {
-        "summary": summary,
-        "params": record(naive_max_shm=naive_max_shm, memory_min_shm=memory_min_shm,
-                         germline_key=germline_key,
-                         transcriptome=has_transcriptome_calls(adata.obs)),
-    }
-    return None
+    return store(
+        adata, key_added, inplace=inplace, result=table, obs=table,
+        tables={K.TABLE_STATES: summary},
+        params={"naive_max_shm": naive_max_shm, "memory_min_shm": memory_min_shm,
+                "germline_key": germline_key,
+                "transcriptome": has_transcriptome_calls(adata.obs)},
+    )
 
 
 def normalise_isotype(c_call: pd.Series) -> pd.Series:
@@ -206,7 +201,7 @@ def _imgt_gapped(sequence: pd.Series, germline: pd.Series) -> pd.Series:
 def _v_mutation_frequency(
     sequence: pd.Series, germline: pd.Series, junction: pd.Series
 ) -> np.ndarray:
-    """scirpy's ``v_mutation_freq`` of one chain per cell."""
+    """Scirpy's ``v_mutation_freq`` of one chain per cell."""
     import scirpy as ir
 
     n = len(sequence)
@@ -234,9 +229,9 @@ def _decide(
     """Each cell's state and the evidence that decided it (rules of :func:`bcr_state`)."""
     tx = transcriptome_calls(obs)
     t_state = tx["state"].to_numpy(dtype=object)
-    outside = (tx["lineage"].notna() & ~tx["lineage"].isin(B_LINEAGES)).to_numpy()
+    outside = (tx["lineage"].notna() & ~tx["lineage"].isin(K.B_LINEAGES)).to_numpy()
     switched = isotype.fillna("").str.match(SWITCHED).to_numpy()
-    unswitched = isotype.isin(UNSWITCHED).to_numpy()
+    unswitched = isotype.isin(K.UNSWITCHED_ISOTYPES).to_numpy()
     no_isotype = ~switched & ~unswitched
     with np.errstate(invalid="ignore"):
         low, high = shm < naive_max_shm, shm >= memory_min_shm

@@ -14,8 +14,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from ..pp._utils import batches, record, require_layer, require_obs
-from ._panels import gene_index
+from .._utils import batches, gene_index, require_layer, require_obs, store
 
 # lineages that cannot carry a CAR made from T cells: their CAR reads are ambient
 REFERENCE = ("B", "plasma", "NK", "myeloid", "other")
@@ -37,7 +36,7 @@ def detect_car(
     gene_symbols: str | None = None,
     key_added: str = K.CAR_DETECTED,
     inplace: bool = True,
-) -> pd.DataFrame | None:
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """Call CAR-detected cells from the CAR transgene's reads, above each sample's ambient.
 
     Free CAR transcripts from lysed cells are captured in every droplet of a sample (ambient
@@ -77,14 +76,16 @@ def detect_car(
 
     Returns
     -------
-    With ``inplace=False``, the per-sample table of ambient estimates (below), or ``None``
+    With ``inplace=False``, the per-cell call (a table indexed like ``.obs`` with the boolean
+    column ``key_added``) and the per-sample table of ambient estimates (below), or ``None``
     when the data hold no such feature. Otherwise ``None``; ``.obs[key_added]`` (boolean)
     marks CAR-detected cells and ``.uns[key_added]`` holds ``"samples"`` (per sample: cells,
     reference cells and their reads, CAR reads, reference cells set aside, ``ambient_fraction``
     and its ``source`` (sample or cohort), the CAR reads needed at the median library size,
     CAR-detected cells, the number expected by chance from ambient reads alone
-    (``expected_by_chance``), and CAR-detected T cells as a count and a fraction of T cells) and
-    ``"params"``. Without the feature one message is logged and nothing is written.
+    (``expected_by_chance``), and CAR-detected T cells as a count and a fraction of T cells),
+    ``"cohort_ambient_fraction"`` (the estimate used for samples with too few reference cells)
+    and ``"params"``. Without the feature one message is logged and nothing is written.
     """
     require_layer(adata, layer)
     require_obs(adata, lineage_key, hint=(
@@ -147,17 +148,15 @@ def detect_car(
     table = pd.DataFrame(rows)
     logger.info("%d CAR-detected cells (%d T cells) over %d samples", detected.sum(),
                 table["n_car_detected_T"].sum(), len(table))
-    if not inplace:
-        return table
-    adata.obs[key_added] = detected
-    adata.uns[key_added] = {
-        "samples": table,
-        "params": record(feature=feature, layer=layer, batch_key=batch_key,
-                         lineage_key=lineage_key, reference=list(reference), alpha=alpha,
-                         min_reference_cells=min_reference_cells, gene_symbols=gene_symbols,
-                         pseudocount=PSEUDOCOUNT, cohort_ambient_fraction=cohort),
-    }
-    return None
+    cells = pd.DataFrame({key_added: detected}, index=adata.obs_names)
+    return store(
+        adata, key_added, inplace=inplace, result=(cells, table), obs=cells,
+        tables={K.TABLE_SAMPLES: table}, uns={"cohort_ambient_fraction": cohort},
+        params={"feature": feature, "layer": layer, "batch_key": batch_key,
+                "lineage_key": lineage_key, "reference": list(reference), "alpha": alpha,
+                "min_reference_cells": min_reference_cells, "gene_symbols": gene_symbols,
+                "pseudocount": PSEUDOCOUNT},
+    )
 
 
 def _column(matrix, column: int) -> np.ndarray:
@@ -177,19 +176,19 @@ def _significant(car: np.ndarray, expected: np.ndarray, alpha: float) -> np.ndar
 
 
 def _needed(expected: float, alpha: float) -> int:
-    """The fewest CAR reads that a cell expecting ``expected`` ambient reads needs."""
+    """Return the fewest CAR reads that a cell expecting ``expected`` ambient reads needs."""
     return int(stats.poisson.isf(alpha, expected)) + 1
 
 
 def _by_chance(expected: np.ndarray, alpha: float) -> float:
-    """Expected number of cells called on ambient reads alone (the test's realised tails)."""
+    """Return expected number of cells called on ambient reads alone (the test's realised tails)."""
     needed = stats.poisson.isf(alpha, expected) + 1
     return float(stats.poisson.sf(needed - 1, expected).sum())
 
 
 def _ambient_cells(car: np.ndarray, library: np.ndarray, reference: np.ndarray,
                    alpha: float) -> np.ndarray:
-    """Reference cells whose CAR reads are ambient: significant ones are set aside in turn."""
+    """Return the reference cells whose CAR reads are ambient (significant ones set aside)."""
     kept = reference.copy()
     if not kept.any():
         return kept

@@ -13,7 +13,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger, progress
-from ..pp._utils import record, require_obs
+from .._utils import require_obs, store
 from ._receptor import has_chains, receptor_view
 
 # Junctions of one B-cell clone differ by somatic hypermutation; 15% of positions (scirpy's
@@ -110,19 +110,15 @@ def clonotypes(
         "clonotypes: %d B-cell and %d T-cell clones",
         int((clones["receptor"] == "BCR").sum()), int((clones["receptor"] == "TCR").sum()),
     )
-    if not inplace:
-        return table
-    for column in table.columns:
-        adata.obs[column] = table[column]
-    adata.uns[key_added] = {
-        "clones": clones,
-        "params": record(patient_key=patient_key, sample_key=sample_key, bcr_cutoff=bcr_cutoff,
-                         bcr_metric="normalized_hamming", bcr_sequence="nt",
-                         bcr_receptor_arms="VDJ", bcr_dual_ir="primary_only",
-                         same_v_gene=True, same_j_gene=True, tcr_metric="identity",
-                         breakpoints=list(breakpoints)),
-    }
-    return None
+    return store(
+        adata, key_added, inplace=inplace, result=table, obs=table,
+        tables={K.TABLE_CLONES: clones},
+        params={"patient_key": patient_key, "sample_key": sample_key, "bcr_cutoff": bcr_cutoff,
+                "bcr_metric": "normalized_hamming", "bcr_sequence": "nt",
+                "bcr_receptor_arms": "VDJ", "bcr_dual_ir": "primary_only",
+                "same_v_gene": True, "same_j_gene": True, "tcr_metric": "identity",
+                "breakpoints": list(breakpoints), "n_jobs": n_jobs},
+    )
 
 
 def _receptor_types(view: AnnData) -> pd.Series:
@@ -139,7 +135,7 @@ def _receptor_types(view: AnnData) -> pd.Series:
 def _clusters(
     cells: AnnData, receptor: str, cutoff: int, patient_key: str, n_jobs: int
 ) -> pd.Series:
-    """scirpy's clone numbers of one patient's cells with one receptor type."""
+    """Scirpy's clone numbers of one patient's cells with one receptor type."""
     import scirpy as ir
 
     with warnings.catch_warnings():

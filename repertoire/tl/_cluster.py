@@ -13,7 +13,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from ..pp._utils import record
+from .._utils import store
 
 
 @doc_params
@@ -21,6 +21,7 @@ def cluster(
     adata: AnnData,
     *,
     resolutions: Sequence[float] = (1.0,),
+    neighbors_key: str = K.NEIGHBORS,
     key_added: str = K.LEIDEN,
     n_iterations: int = -1,
     random_state: int = 0,
@@ -37,6 +38,8 @@ def cluster(
     {adata}
     resolutions
         Resolutions of the modularity; higher values give more clusters.
+    neighbors_key
+        Key in ``.uns`` of the graph (see ``key_added`` of :func:`repertoire.pp.neighbors`).
     {key_added}
         Each resolution ``r`` gives ``.obs[f"{{key_added}}_r{{r}}"]``; ``.obs[key_added]`` holds
         the first.
@@ -53,11 +56,11 @@ def cluster(
     """
     if not resolutions:
         raise InputError("resolutions is empty; give at least one resolution.")
-    graph = adata.uns.get(K.NEIGHBORS)
+    graph = adata.uns.get(neighbors_key)
     if graph is None:
-        raise InputError(f"'{K.NEIGHBORS}' is not in .uns; run repertoire.pp.neighbors first.")
+        raise InputError(f"'{neighbors_key}' is not in .uns; run repertoire.pp.neighbors first.")
     # graphs written by scanpy before 1.5 name no key: theirs is always "connectivities"
-    adjacency = adata.obsp[graph.get("connectivities_key", "connectivities")]
+    adjacency = adata.obsp[graph.get("connectivities_key", K.CONNECTIVITIES)]
     shell = AnnData(obs=pd.DataFrame(index=adata.obs_names))
     columns = {}
     for resolution in resolutions:
@@ -70,16 +73,13 @@ def cluster(
                     len(columns[name].cat.categories))
     table = pd.DataFrame(columns, index=adata.obs_names)
     table[key_added] = table.iloc[:, 0]
-    if not inplace:
-        return table
-    for name in table.columns:
-        adata.obs[name] = table[name]
-    adata.uns[key_added] = {
-        "n_clusters": [len(table[name].cat.categories) for name in columns],
-        "params": record(resolutions=[float(r) for r in resolutions], keys=list(columns),
-                         flavor="igraph", n_iterations=n_iterations, random_state=random_state),
-    }
-    return None
+    return store(
+        adata, key_added, inplace=inplace, result=table, obs=table,
+        uns={"n_clusters": [len(table[name].cat.categories) for name in columns]},
+        params={"resolutions": [float(r) for r in resolutions], "keys": list(columns),
+                "neighbors_key": neighbors_key, "flavor": "igraph",
+                "n_iterations": n_iterations, "random_state": random_state},
+    )
 
 
 def _numbered_by_size(labels: pd.Series) -> pd.Series:

@@ -35,7 +35,7 @@ def _mean(a: np.ndarray) -> np.ndarray:
 def _per_patient(
     table: pd.DataFrame, counts: tuple[str, str], patient_key: str, extra: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """Counts summed per patient (and ``extra`` columns); patients with no denominator dropped."""
+    """Sum counts per patient (and ``extra`` columns); drop patients with no denominator."""
     k, n = counts
     summed = table.groupby([patient_key, *extra], observed=True, dropna=False)[[k, n]].sum()
     summed = summed[summed[n] > 0]

@@ -8,7 +8,7 @@ from anndata import AnnData
 
 from .. import _keys as K
 from .._docs import doc_params
-from ..pp._utils import require_obs
+from .._utils import require_obs, sample_metadata
 
 ORDER_COLUMNS = (K.PATIENT, K.DAY)
 
@@ -51,8 +51,8 @@ def composition(
     table = counts.stack().rename("n_cells").to_frame()
     table["fraction"] = fraction.stack()
     table = table.rename_axis([batch_key, groupby]).reset_index()
-    metadata = _metadata(adata, batch_key)
-    if not metadata.empty:
+    metadata = sample_metadata(adata.obs, batch_key, ORDER_COLUMNS)
+    if len(metadata.columns) > 1:
         table = table.merge(metadata, on=batch_key, how="left")
         table = table[[batch_key, *metadata.columns.drop(batch_key), groupby, "n_cells",
                        "fraction"]]
@@ -61,20 +61,7 @@ def composition(
 
 
 def sample_order(adata: AnnData, batch_key: str) -> list[str]:
-    """Samples ordered by patient, then day, then name (the columns that exist)."""
-    metadata = _metadata(adata, batch_key)
-    if metadata.empty:
-        return sorted(adata.obs[batch_key].astype(str).unique())
+    """Return samples ordered by patient, then day, then name (the columns that exist)."""
+    metadata = sample_metadata(adata.obs, batch_key, ORDER_COLUMNS)
     return metadata.sort_values([*metadata.columns.drop(batch_key), batch_key],
                                 kind="stable")[batch_key].tolist()
-
-
-def _metadata(adata: AnnData, batch_key: str) -> pd.DataFrame:
-    columns = [c for c in ORDER_COLUMNS if c in adata.obs and c != batch_key]
-    if not columns:
-        return pd.DataFrame()
-    frame = pd.DataFrame({batch_key: adata.obs[batch_key].astype(str).to_numpy()})
-    for column in columns:
-        values = adata.obs[column]
-        frame[column] = (values.astype(str) if column == K.PATIENT else values).to_numpy()
-    return frame.drop_duplicates(batch_key).reset_index(drop=True)

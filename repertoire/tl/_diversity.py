@@ -12,7 +12,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from ..pp._utils import record, require_obs
+from .._utils import require_obs, store
 
 ORDERS = (0, 1, 2)
 
@@ -40,7 +40,7 @@ def hill_numbers(
 
 
 def rarefied_richness(counts: Sequence[int] | np.ndarray, depth: int) -> float:
-    """Expected number of clones among ``depth`` cells drawn without replacement (Hurlbert).
+    """Return expected number of clones among ``depth`` cells drawn without replacement (Hurlbert).
 
     ``sum_i 1 - C(N - N_i, depth) / C(N, depth)`` (Hurlbert, Ecology 1971); the exact value
     that averaging rarefaction draws of q = 0 approaches.
@@ -112,7 +112,7 @@ def diversity(
     -------
     A tidy table with one row per sample and order: ``groupby``, ``receptor``, ``n_cells``,
     ``n_clones`` (observed, before rarefaction), ``depth``, ``q``, ``hill`` (mean over draws)
-    and ``hill_sd``. With ``inplace=True`` it is stored as ``.uns[key_added]["table"]`` next to
+    and ``hill_sd``. With ``inplace=True`` it is stored as ``.uns[key_added]["samples"]`` next to
     ``params`` and ``None`` is returned.
     """
     require_obs(adata, groupby, clone_key, K.RECEPTOR_TYPE,
@@ -145,15 +145,12 @@ def diversity(
                                         "q", "hill", "hill_sd"])
     logger.info("diversity of %s clones at %d cells per sample: %d of %d samples deep enough",
                 receptor, depth, int((sizes >= depth).sum()) if depth else 0, len(sizes))
-    if not inplace:
-        return table
-    adata.uns[key_added] = {
-        "table": table,
-        "params": record(groupby=groupby, clone_key=clone_key, receptor=receptor, depth=depth,
-                         min_cells=min_cells, n_draws=n_draws, orders=list(orders),
-                         random_state=random_state),
-    }
-    return None
+    return store(
+        adata, key_added, inplace=inplace, result=table, tables={K.TABLE_SAMPLES: table},
+        params={"groupby": groupby, "clone_key": clone_key, "receptor": receptor,
+                "depth": depth, "min_cells": min_cells, "n_draws": n_draws,
+                "orders": list(orders), "random_state": random_state},
+    )
 
 
 def _rarefied_hill(

@@ -12,7 +12,6 @@ import pandas as pd
 from .. import _keys as K
 
 TX_STATE = K.BCR_STATE_OF_CELL_TYPE
-B_LINEAGES = ("B", "plasma")
 MEMORY_STATES = ("memory_unswitched", "memory_switched", "DN")
 
 
@@ -49,5 +48,5 @@ def transcriptome_calls(obs: pd.DataFrame) -> pd.DataFrame:
         np.where(lineage == "plasma", "plasma", None), index=index, dtype=object
     ))
     # a B-lineage state on a cell whose lineage disagrees is not used
-    state = state.where(lineage.isin(B_LINEAGES))
+    state = state.where(lineage.isin(K.B_LINEAGES))
     return pd.DataFrame({"lineage": lineage, "state": state}, index=index)

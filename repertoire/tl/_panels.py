@@ -7,26 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from anndata import AnnData
 
-from .._errors import InputError
-from ..resources._markers import ALTERNATIVE
+from ..resources import ALTERNATIVE
 
 Z_MAX = 10.0  # z-scores are clipped here, as scanpy.pp.scale's max_value does
-
-
-def gene_index(adata: AnnData, gene_symbols: str | None) -> dict[str, int]:
-    """Map upper-cased gene symbols to column positions (the first of duplicated symbols)."""
-    if gene_symbols is None:
-        symbols = adata.var_names
-    elif gene_symbols not in adata.var:
-        raise InputError(f"gene_symbols column '{gene_symbols}' is not in .var.")
-    else:
-        symbols = adata.var[gene_symbols]
-    index: dict[str, int] = {}
-    for position, symbol in enumerate(pd.Series(symbols).astype(str).str.upper()):
-        index.setdefault(symbol, position)
-    return index
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def has_chains(adata: AnnData) -> bool:
 
 
 def receptor_view(adata: AnnData, obs: Sequence[str] = ()) -> AnnData:
-    """A new AnnData sharing ``adata``'s receptor records, with only the ``obs`` columns named.
+    """Return an AnnData sharing ``adata``'s receptor records, with only the named ``obs``.
 
     scirpy functions write into the AnnData they are given; running them on this view keeps
     ``adata`` unchanged. Chain indices are reused when present and computed with
@@ -55,7 +55,7 @@ def receptor_view(adata: AnnData, obs: Sequence[str] = ()) -> AnnData:
 
 
 def _plain(records: ak.Array) -> ak.Array:
-    """The records without anndata's view marker (records taken from a view of an AnnData)."""
+    """Return the records without anndata's view marker (records taken from a view)."""
     if ak.parameters(records).get("__list__") != "AwkwardArrayView":
         return records
     return ak.with_parameter(ak.with_parameter(records, "__list__", None), "_view_args", None)

@@ -12,12 +12,10 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from ..pp._utils import record, require_obs
+from .._utils import require_obs, sample_metadata, store, writable
 from ._compare import outcome_tests, paired_tests
-from ._labels import B_LINEAGES, MEMORY_STATES, has_transcriptome_calls, transcriptome_calls
+from ._labels import MEMORY_STATES, has_transcriptome_calls, transcriptome_calls
 from ._stats import wilson_interval
-from ._tables import writable
-from ._tracking import _metadata
 
 SOURCES = ("tx", "bcr")
 B_STATES = ("naive_transitional", *MEMORY_STATES)
@@ -147,24 +145,24 @@ def reconstitution(
                            reference_timepoint)
     logger.info("reconstitution: %d samples, %d in aplasia", len(samples),
                 int(samples["aplasia"].sum()))
-    tables = {name: writable(table) for name, table in
-              (("samples", samples), ("outcomes", outcomes), ("timepoints", timepoints))}
-    if not inplace:
-        return tables
-    adata.uns[key_added] = {
-        **tables,
-        "params": record(sample_key=sample_key, aplasia_below=aplasia_below,
-                         reference_timepoint=reference_timepoint, metrics=list(metrics),
-                         n_boot=n_boot, random_state=random_state,
-                         transcriptome=has_transcriptome_calls(obs),
-                         bcr=K.BCR_STATE in obs, car=K.CAR_DETECTED in obs,
-                         n_B_source="lineage" if K.LINEAGE in obs else "bcr_state"),
-    }
-    return None
+    tables = {name: writable(table) for name, table in (
+        (K.TABLE_SAMPLES, samples), (K.TABLE_OUTCOMES, outcomes),
+        (K.TABLE_TIMEPOINTS, timepoints),
+    )}
+    return store(
+        adata, key_added, inplace=inplace, result=tables, tables=tables,
+        params={"sample_key": sample_key, "aplasia_below": aplasia_below,
+                "reference_timepoint": reference_timepoint, "metrics": list(metrics),
+                "n_boot": n_boot, "random_state": random_state,
+                "transcriptome": has_transcriptome_calls(obs),
+                "bcr": K.BCR_STATE in obs, "car": K.CAR_DETECTED in obs,
+                "n_B_source": "lineage" if K.LINEAGE in obs else "bcr_state",
+                "fractions": fraction_counts()},
+    )
 
 
 def sample_table(adata: AnnData, *, sample_key: str, aplasia_below: float) -> pd.DataFrame:
-    """The per-sample table of :func:`reconstitution` (without the tests)."""
+    """Return the per-sample table of :func:`reconstitution` (without the tests)."""
     obs = adata.obs
     sample = obs[sample_key].astype(str)
     cells = pd.DataFrame(index=obs.index)
@@ -172,7 +170,7 @@ def sample_table(adata: AnnData, *, sample_key: str, aplasia_below: float) -> pd
     tx = transcriptome_calls(obs)
     cells["state_tx"] = tx["state"]
     cells["state_bcr"] = _bcr_states(obs)
-    table = _metadata(obs, sample_key)
+    table = sample_metadata(obs, sample_key)
     samples = table[sample_key]
 
     def count(mask: pd.Series | np.ndarray) -> np.ndarray:
@@ -230,7 +228,7 @@ def _bcr_states(obs: pd.DataFrame) -> pd.Series:
             receptor |= obs[column].notna()
     state = obs[K.BCR_STATE].astype(object).where(receptor)
     if K.LINEAGE in obs:
-        state = state.where(obs[K.LINEAGE].isin(B_LINEAGES))
+        state = state.where(obs[K.LINEAGE].isin(K.B_LINEAGES))
     return state
 
 

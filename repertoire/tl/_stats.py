@@ -82,7 +82,7 @@ def _check_alternative(alternative: str) -> None:
 
 
 def _pvalues(null: np.ndarray, observed: float, alternative: str) -> tuple[float, float]:
-    """p of ``observed`` and the smallest p any member of ``null`` would get, ties included."""
+    """P of ``observed`` and the smallest p any member of ``null`` would get, ties included."""
     tolerance = _TIE_TOLERANCE * max(1.0, float(np.max(np.abs(null))))
     if alternative == "two-sided":
         null = np.abs(null)

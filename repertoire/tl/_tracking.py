@@ -10,10 +10,8 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from ..pp._utils import record, require_obs
-from ._labels import B_LINEAGES
+from .._utils import require_obs, sample_metadata, store, writable
 from ._stats import wilson_interval
-from ._tables import writable
 
 BASELINE, AFTER, INFUSION = "baseline", "after", "infusion"
 
@@ -83,7 +81,7 @@ def track_clones(
                                 None), index=obs.index)
     counted = (obs[K.RECEPTOR_TYPE] == receptor) & obs[clone_key].notna()
     if K.LINEAGE in obs:
-        counted &= obs[K.LINEAGE].isin(B_LINEAGES if receptor == "BCR" else ("T",))
+        counted &= obs[K.LINEAGE].isin(K.B_LINEAGES if receptor == "BCR" else ("T",))
     cells = pd.DataFrame({
         "patient": obs[patient_key].astype(str), "sample": obs[sample_key].astype(str),
         "clone": obs[clone_key].astype(object), "phase": phase, "day": day,
@@ -95,48 +93,34 @@ def track_clones(
     after = cells[(cells["phase"] == AFTER) & cells["patient"].isin(has_baseline)]
     preexisting.loc[after.index] = after["clone"].isin(known).to_numpy()
     tables = {
-        "samples": writable(_samples(obs, cells, preexisting, has_baseline, phase,
-                                     patient_key, sample_key, day_key)),
-        "clones": writable(_clones(cells, known, obs, patient_key, clone_key)),
-        "occurrences": writable(
+        K.TABLE_SAMPLES: writable(_samples(obs, cells, preexisting, has_baseline, phase,
+                                           patient_key, sample_key, day_key)),
+        K.TABLE_CLONES: writable(_clones(cells, known, obs, patient_key, clone_key)),
+        K.TABLE_OCCURRENCES: writable(
             _occurrences(cells, known, obs, patient_key, sample_key, clone_key)
         ),
-        "cells": pd.DataFrame({K.PREEXISTING: preexisting}),
     }
-    summary = tables["samples"].loc[tables["samples"]["phase"] == AFTER]
+    per_cell = pd.DataFrame({K.PREEXISTING: preexisting})
+    summary = tables[K.TABLE_SAMPLES].loc[tables[K.TABLE_SAMPLES]["phase"] == AFTER]
+    clones = tables[K.TABLE_CLONES]
     logger.info(
         "clone tracking: %d baseline %s clones, %d seen again; %d of %d cells after infusion "
-        "pre-existing", len(tables["clones"]), receptor, int(tables["clones"]["returned"].sum()),
+        "pre-existing", len(clones), receptor, int(clones["returned"].sum()),
         int(summary["n_preexisting"].sum()), int(summary["n_cells"].sum()),
     )
-    if not inplace:
-        return tables
-    adata.obs[K.PREEXISTING] = preexisting
-    adata.uns[key_added] = {
-        **{name: table for name, table in tables.items() if name != "cells"},
-        "params": record(clone_key=clone_key, receptor=receptor, patient_key=patient_key,
-                         sample_key=sample_key, day_key=day_key),
-    }
-    return None
-
-
-def _metadata(obs: pd.DataFrame, sample_key: str) -> pd.DataFrame:
-    """One row of sample metadata per sample (the sheet's columns that are in ``.obs``)."""
-    columns = [c for c in (K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE, K.OUTCOME)
-               if c in obs and c != sample_key]
-    table = obs[[sample_key, *columns]].copy()
-    for column in table.columns:
-        if isinstance(table[column].dtype, pd.CategoricalDtype):
-            table[column] = table[column].astype(object)
-    table[sample_key] = table[sample_key].astype(str)
-    return table.drop_duplicates(sample_key).reset_index(drop=True)
+    return store(
+        adata, key_added, inplace=inplace, result={**tables, "cells": per_cell}, obs=per_cell,
+        tables=tables,
+        params={"clone_key": clone_key, "receptor": receptor, "patient_key": patient_key,
+                "sample_key": sample_key, "day_key": day_key},
+    )
 
 
 def _samples(
     obs: pd.DataFrame, cells: pd.DataFrame, preexisting: pd.Series, has_baseline: set,
     phase: pd.Series, patient_key: str, sample_key: str, day_key: str,
 ) -> pd.DataFrame:
-    table = _metadata(obs, sample_key)
+    table = sample_metadata(obs, sample_key)
     samples = table[sample_key]
     sample_phase = pd.Series(phase.to_numpy(), index=obs[sample_key].astype(str).to_numpy())
     table["phase"] = samples.map(sample_phase.groupby(level=0).first())
@@ -215,6 +199,6 @@ def _occurrences(
     })
     keys = [patient_key, clone_key, sample_key, "phase", "day", K.CELL_TYPE, K.BCR_STATE]
     counts = table.groupby(keys, dropna=False).size().rename("n_cells").reset_index()
-    meta = _metadata(obs, sample_key).drop(columns=[patient_key, K.DAY], errors="ignore")
+    meta = sample_metadata(obs, sample_key).drop(columns=[patient_key, K.DAY], errors="ignore")
     counts = counts.merge(meta, on=sample_key, how="left")
     return counts.sort_values([patient_key, clone_key, "day", sample_key], ignore_index=True)

@@ -9,8 +9,7 @@ from snakemake.utils import validate
 
 from repertoire import InputError
 from repertoire.cli import PATIENT_FIGURES, STEPS
-from repertoire.io import read_samplesheet
-from repertoire.io._samplesheet import FILE_COLUMNS
+from repertoire.io import FILE_COLUMNS, read_samplesheet
 
 validate(config, "../schemas/config.schema.yaml")
 

@@ -1,0 +1,24 @@
+"""Tidy tables out of an analysed AnnData, as :mod:`scirpy.get` does for receptors.
+
+The command line, the workflow and the reports read results through these functions, so that
+no caller needs to know where a table sits in ``.uns``. Each returns a copy.
+"""
+
+from ._tables import (
+    annotation,
+    bcr_states,
+    car,
+    cell_types,
+    clone_tracking,
+    clones,
+    cluster_counts,
+    cluster_keys,
+    diversity,
+    qc,
+    reconstitution,
+)
+
+__all__ = [
+    "annotation", "bcr_states", "car", "cell_types", "clone_tracking", "clones",
+    "cluster_counts", "cluster_keys", "diversity", "qc", "reconstitution",
+]

@@ -1,0 +1,265 @@
+"""One function per result table; each names the tool to run when the table is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import pandas as pd
+from anndata import AnnData
+
+from .. import _keys as K
+from .._docs import doc_params
+from .._errors import InputError
+from .._utils import require_obs, require_result
+
+
+def _table(adata: AnnData, key: str, name: str, producer: str) -> pd.DataFrame:
+    return require_result(adata, key, name, producer).copy()
+
+
+def _choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise InputError(f"{name} '{value}' is not one of {', '.join(allowed)}.")
+
+
+@doc_params
+def qc(adata: AnnData, *, key: str = K.QC) -> pd.DataFrame:
+    """Quality control per sample.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.pp.qc`.
+    key
+        Key of the QC record in ``.uns``.
+
+    Returns
+    -------
+    One row per sample: cells, low-quality cells, doublets (Scrublet and receptor chains),
+    cells flagged, and the adaptive thresholds of both steps.
+    """
+    return _table(adata, key, K.TABLE_SAMPLES, "repertoire.pp.qc")
+
+
+@doc_params
+def cluster_keys(adata: AnnData, *, key: str = K.LEIDEN) -> list[str]:
+    """Names of the clusterings made by :func:`repertoire.tl.cluster`.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.cluster`.
+    key
+        Key of the clustering record in ``.uns``.
+
+    Returns
+    -------
+    The ``.obs`` columns of the clusterings, one per resolution, in the order computed.
+    """
+    return list(require_result(adata, key, K.PARAMS, "repertoire.tl.cluster")["keys"])
+
+
+@doc_params
+def cluster_counts(adata: AnnData, *, keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """Cells per clustering, cluster and sample (a tidy table).
+
+    Parameters
+    ----------
+    {adata}
+        With ``.obs["sample_id"]`` and the clusterings named in ``keys``.
+    keys
+        Categorical ``.obs`` columns holding cluster labels; ``None`` takes those of
+        :func:`cluster_keys`.
+
+    Returns
+    -------
+    Columns ``clustering, cluster, sample_id, n_cells, fraction``, where ``fraction`` is the
+    share of the sample's cells in that cluster; every cluster-sample pair appears, also with
+    zero cells.
+    """
+    keys = cluster_keys(adata) if keys is None else list(keys)
+    require_obs(adata, K.SAMPLE, *keys)
+    tables = []
+    for key in keys:
+        counts = pd.crosstab(adata.obs[key], adata.obs[K.SAMPLE])
+        fraction = counts / counts.sum(axis=0).replace(0, 1)
+        table = counts.stack().rename("n_cells").to_frame()
+        table["fraction"] = fraction.stack()
+        table = table.rename_axis(["cluster", K.SAMPLE]).reset_index()
+        table.insert(0, "clustering", key)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+@doc_params
+def cell_types(adata: AnnData, *, groupby: str = K.CELL_TYPE) -> pd.DataFrame:
+    """Cells per sample and label (see :func:`repertoire.tl.composition`).
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.annotate`.
+    groupby
+        Column of ``.obs`` with the labels to count.
+
+    Returns
+    -------
+    One row per sample and label, zero-cell pairs included.
+    """
+    from ..tl import composition
+
+    return composition(adata, groupby=groupby)
+
+
+@doc_params
+def annotation(adata: AnnData, *, key: str = K.ANNOTATION) -> pd.DataFrame:
+    """Return the marker evidence behind each cluster's and sub-cluster's label.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.annotate`.
+    key
+        Key of the annotation record in ``.uns``.
+
+    Returns
+    -------
+    One row per cluster and sub-cluster: its label, score, runner-up, margin, confidence,
+    panel coverage and the genes behind the call.
+    """
+    return _table(adata, key, K.TABLE_CLUSTERS, "repertoire.tl.annotate")
+
+
+@doc_params
+def car(adata: AnnData, *, key: str = K.CAR_DETECTED) -> pd.DataFrame:
+    """CAR detection per sample.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.detect_car`.
+    key
+        Key of the CAR record in ``.uns``.
+
+    Returns
+    -------
+    One row per sample (ambient CAR reads, threshold, CAR-detected cells and T cells); a table
+    with only the ``sample_id`` column, and no rows, when the data held no CAR feature (then
+    detection wrote nothing, by design).
+    """
+    if key not in adata.uns:
+        return pd.DataFrame(columns=[K.SAMPLE])
+    return _table(adata, key, K.TABLE_SAMPLES, "repertoire.tl.detect_car")
+
+
+@doc_params
+def bcr_states(adata: AnnData, *, key: str = K.BCR_STATE) -> pd.DataFrame:
+    """B cells per receptor state and the evidence that decided it.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.bcr_state`.
+    key
+        Key of the state record in ``.uns``.
+
+    Returns
+    -------
+    One row per state and evidence with its number of cells.
+    """
+    return _table(adata, key, K.TABLE_STATES, "repertoire.tl.bcr_state")
+
+
+@doc_params
+def clones(adata: AnnData, *, key: str = K.CLONE) -> pd.DataFrame:
+    """Clones and their sizes.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.clonotypes`.
+    key
+        Key of the clone record in ``.uns``.
+
+    Returns
+    -------
+    One row per clone: patient, receptor, cells, samples.
+    """
+    return _table(adata, key, K.TABLE_CLONES, "repertoire.tl.clonotypes")
+
+
+@doc_params
+def diversity(adata: AnnData, *, key: str = K.DIVERSITY) -> pd.DataFrame:
+    """Rarefied Hill numbers per sample.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.diversity`.
+    key
+        Key of the diversity record in ``.uns``.
+
+    Returns
+    -------
+    One row per sample and order q.
+    """
+    return _table(adata, key, K.TABLE_SAMPLES, "repertoire.tl.diversity")
+
+
+TRACKING_TABLES = (K.TABLE_SAMPLES, K.TABLE_CLONES, K.TABLE_OCCURRENCES)
+RECONSTITUTION_TABLES = (K.TABLE_SAMPLES, K.TABLE_OUTCOMES, K.TABLE_TIMEPOINTS)
+
+
+@doc_params
+def clone_tracking(
+    adata: AnnData,
+    table: Literal["samples", "clones", "occurrences"] = "samples",
+    *,
+    key: str = K.CLONE_TRACKING,
+) -> pd.DataFrame:
+    """Baseline clones after infusion.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.track_clones`.
+    table
+        ``samples`` (pre-existing fractions per sample), ``clones`` (one row per baseline
+        clone) or ``occurrences`` (cells of baseline clones per sample, cell type and state).
+    key
+        Key of the tracking record in ``.uns``.
+
+    Returns
+    -------
+    The table asked for.
+    """
+    _choice("table", table, TRACKING_TABLES)
+    return _table(adata, key, table, "repertoire.tl.track_clones")
+
+
+@doc_params
+def reconstitution(
+    adata: AnnData,
+    table: Literal["samples", "outcomes", "timepoints"] = "samples",
+    *,
+    key: str = K.RECONSTITUTION,
+) -> pd.DataFrame:
+    """B-cell reconstitution per sample and its patient-level tests.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.reconstitution`.
+    table
+        ``samples`` (one row per sample), ``outcomes`` (relapse against remission per
+        stratum and metric) or ``timepoints`` (each timepoint against baseline).
+    key
+        Key of the reconstitution record in ``.uns``.
+
+    Returns
+    -------
+    The table asked for.
+    """
+    _choice("table", table, RECONSTITUTION_TABLES)
+    return _table(adata, key, table, "repertoire.tl.reconstitution")
