@@ -135,6 +135,7 @@ def test_lint_leaves_only_the_software_stack_notice(tmp_path: Path, cohort: Path
     assert titles <= ACCEPTED_LINTS, titles
 
 
+@pytest.mark.slow
 def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
     config = _write_config(
         tmp_path / "config.yaml", cohort,
