@@ -1,5 +1,7 @@
-"""Curated data shipped with the package: marker panels of cell identity."""
+"""Curated data shipped with the package: marker panels of cell identity and ligand-receptor
+interactions."""
 
+from ._interactions import interactions, subunits
 from ._markers import marker_panels
 
-__all__ = ["marker_panels"]
+__all__ = ["interactions", "marker_panels", "subunits"]
