@@ -83,6 +83,8 @@ RECONSTITUTION = "reconstitution"
 
 # cell-cell communication and niches
 COMMUNICATION = "communication"
+COMMUNICATION_INTERACTIONS = "interactions"  # table: one row per sample, group pair, interaction
+COMMUNICATION_GROUPS = "groups"  # table: one row per sample and group, its size
 NICHE_SCORES = "niche_scores"
 
 # every record in .uns[key] keeps the arguments of its call here

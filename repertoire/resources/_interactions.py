@@ -163,15 +163,15 @@ def _check(table: pd.DataFrame, rows: list[str], source: str, *, strict: bool) -
         place = f"{source} {where}"
         ligand = _symbol(row.get("ligand"), f"{place}: column 'ligand'")
         receptor = _symbol(row.get("receptor"), f"{place}: column 'receptor'")
+        if (ligand, receptor) in pairs:
+            raise InputError(f"{place}: columns 'ligand' and 'receptor' repeat {ligand}-{receptor} "
+                             f"of {pairs[ligand, receptor]}.")
+        pairs[ligand, receptor] = where
         name = _text(row.get("interaction"), f"{place}: column 'interaction'", required=strict)
         name = name or f"{ligand}{COMPLEX_SEPARATOR}{receptor}"
         if name in names:
             raise InputError(f"{place}: column 'interaction' repeats '{name}' of {names[name]}.")
         names[name] = where
-        if (ligand, receptor) in pairs:
-            raise InputError(f"{place}: columns 'ligand' and 'receptor' repeat {ligand}-{receptor} "
-                             f"of {pairs[ligand, receptor]}.")
-        pairs[ligand, receptor] = where
         axis = _text(row.get("axis"), f"{place}: column 'axis'", required=strict)
         if axis is not None and axis not in AXES:
             raise InputError(f"{place}: column 'axis' is '{axis}', not one of {', '.join(AXES)}.")
