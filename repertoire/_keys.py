@@ -94,6 +94,8 @@ RECONSTITUTION = "reconstitution"
 
 # cell-cell communication and niches
 COMMUNICATION = "communication"
+COMMUNICATION_INTERACTIONS = "interactions"  # table: one row per sample, group pair, interaction
+COMMUNICATION_GROUPS = "groups"  # table: one row per sample and group, its size
 NICHE_SCORES = "niche_scores"
 
 # A tool's record .uns[key_added] holds its tables beside PARAMS, the arguments of the call.

@@ -1,9 +1,11 @@
-"""Curated data shipped with the package: marker panels of cell identity.
+"""Curated data shipped with the package: marker panels of cell identity, ligand-receptor
+interactions and named niches.
 
 ``ALTERNATIVE`` joins genes that stand for one marker feature (``IGHG1|IGHG2``: the highest of
 them counts).
 """
 
+from ._interactions import interactions, subunits
 from ._markers import ALTERNATIVE, marker_panels
 
-__all__ = ["ALTERNATIVE", "marker_panels"]
+__all__ = ["ALTERNATIVE", "interactions", "marker_panels", "subunits"]
