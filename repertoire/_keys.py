@@ -97,6 +97,7 @@ COMMUNICATION = "communication"
 COMMUNICATION_INTERACTIONS = "interactions"  # table: one row per sample, group pair, interaction
 COMMUNICATION_GROUPS = "groups"  # table: one row per sample and group, its size
 NICHE_SCORES = "niche_scores"
+PROGRAMMES = "communication_programmes"
 
 # A tool's record .uns[key_added] holds its tables beside PARAMS, the arguments of the call.
 # Tables are named after what one of their rows is, in the plural.
@@ -110,6 +111,8 @@ TABLE_OUTCOMES = "outcomes"
 TABLE_TIMEPOINTS = "timepoints"
 TABLE_MISSING_GENES = "missing_genes"
 TABLE_INTERACTIONS = "interactions"
+TABLE_GROUPS = "groups"
+TABLE_PROGRAMMES = "programmes"
 
 # ground truth written by the simulator
 TRUE_PREFIX = "true_"

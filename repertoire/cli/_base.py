@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import _keys as K
 from .._errors import InputError
 from .._logging import logger
 
@@ -104,16 +105,31 @@ def probability(value: str) -> float:
     return number
 
 
-def read_h5ad(path: Path) -> AnnData:
-    """Read an ``.h5ad`` written by an earlier step; a missing or unreadable file is the user's."""
+def read_h5ad(path: Path, *, sample: str | None = None) -> AnnData:
+    """Read an ``.h5ad`` written by an earlier step; a missing or unreadable file is the user's.
+
+    With ``sample``, only that sample's cells are read (the file is opened backed, so the
+    other samples' matrices stay on disk).
+    """
     import anndata as ad
 
     if not path.is_file():
         raise InputError(f"input file {path} does not exist.")
     try:
-        return ad.read_h5ad(path)
+        if sample is None:
+            return ad.read_h5ad(path)
+        cohort = ad.read_h5ad(path, backed="r")
     except OSError as error:
         raise InputError(f"input file {path} is not a readable .h5ad file ({error}).") from None
+    try:
+        if K.SAMPLE not in cohort.obs:
+            raise InputError(f"input file {path} has no obs column '{K.SAMPLE}'.")
+        cells = (cohort.obs[K.SAMPLE].astype(str) == str(sample)).to_numpy()
+        if not cells.any():
+            raise InputError(f"sample '{sample}' has no cell in {path}.")
+        return cohort[cells].to_memory()
+    finally:
+        cohort.file.close()
 
 
 def output_dir(args: argparse.Namespace, kind: str, beside: Path) -> Path:

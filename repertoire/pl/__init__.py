@@ -4,11 +4,12 @@ from ._annotate import cell_types, composition, marker_dotplot
 from ._bcr import isotypes, shm
 from ._clones import clone_tracking, diversity
 from ._embedding import embedding, embedding_panels
+from ._niches import interactions, niche_heatmap
 from ._qc import qc
 from ._reconstitution import reconstitution, reconstitution_cohort
 
 __all__ = [
     "cell_types", "clone_tracking", "composition", "diversity", "embedding", "embedding_panels",
-    "isotypes",
-    "marker_dotplot", "qc", "reconstitution", "reconstitution_cohort", "shm",
+    "interactions", "isotypes", "marker_dotplot", "niche_heatmap", "qc", "reconstitution",
+    "reconstitution_cohort", "shm",
 ]

@@ -1,5 +1,4 @@
-"""Curated data shipped with the package: marker panels of cell identity, ligand-receptor
-interactions and named niches.
+"""Curated data shipped with the package: marker panels, ligand-receptor interactions, niches.
 
 ``ALTERNATIVE`` joins genes that stand for one marker feature (``IGHG1|IGHG2``: the highest of
 them counts).
@@ -7,5 +6,6 @@ them counts).
 
 from ._interactions import interactions, subunits
 from ._markers import ALTERNATIVE, marker_panels
+from ._niches import niches
 
-__all__ = ["ALTERNATIVE", "interactions", "marker_panels", "subunits"]
+__all__ = ["ALTERNATIVE", "interactions", "marker_panels", "niches", "subunits"]

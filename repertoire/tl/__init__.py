@@ -9,10 +9,13 @@ from ._cluster import cluster
 from ._communication import communication
 from ._composition import composition
 from ._diversity import diversity
+from ._niches import niche_scores
+from ._programmes import communication_programmes
 from ._reconstitution import reconstitution
 from ._tracking import track_clones
 
 __all__ = [
-    "annotate", "bcr_state", "clonotypes", "cluster", "communication", "composition",
-    "detect_car", "diversity", "reconstitution", "track_clones",
+    "annotate", "bcr_state", "clonotypes", "cluster", "communication", "communication_programmes",
+    "composition",
+    "detect_car", "diversity", "niche_scores", "reconstitution", "track_clones",
 ]
