@@ -13,12 +13,16 @@ from ._tables import (
     clones,
     cluster_counts,
     cluster_keys,
+    communication,
+    communication_programmes,
     diversity,
+    niche_scores,
     qc,
     reconstitution,
 )
 
 __all__ = [
     "annotation", "bcr_states", "car", "cell_types", "clone_tracking", "clones",
-    "cluster_counts", "cluster_keys", "diversity", "qc", "reconstitution",
+    "cluster_counts", "cluster_keys", "communication", "communication_programmes", "diversity",
+    "niche_scores", "qc", "reconstitution",
 ]

@@ -263,3 +263,77 @@ def reconstitution(
     """
     _choice("table", table, RECONSTITUTION_TABLES)
     return _table(adata, key, table, "repertoire.tl.reconstitution")
+
+
+@doc_params
+def communication(
+    adata: AnnData,
+    table: Literal["interactions", "groups"] = "interactions",
+    *,
+    key: str = K.COMMUNICATION,
+) -> pd.DataFrame:
+    """Ligand-receptor interactions per sample, or the groups they were scored on.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.communication`.
+    table
+        ``interactions`` (one row per sample, sender, receiver and interaction, with the
+        CellPhoneDB statistic and its within-sample specificity p) or ``groups`` (one row per
+        sample and cell type: cells, whether scored, and mean expression of the resource's
+        genes).
+    key
+        Key of the communication record in ``.uns``.
+
+    Returns
+    -------
+    The table asked for.
+    """
+    _choice("table", table, (K.TABLE_INTERACTIONS, K.TABLE_GROUPS))
+    return _table(adata, key, table, "repertoire.tl.communication")
+
+
+@doc_params
+def niche_scores(adata: AnnData, *, key: str = K.NICHE_SCORES) -> pd.DataFrame:
+    """Named niche scores per sample, with their parts.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.niche_scores`.
+    key
+        Key of the niche record in ``.uns``.
+
+    Returns
+    -------
+    One row per sample and niche.
+    """
+    return _table(adata, key, K.TABLE_SAMPLES, "repertoire.tl.niche_scores")
+
+
+@doc_params
+def communication_programmes(
+    adata: AnnData,
+    table: Literal["samples", "programmes"] = "samples",
+    *,
+    key: str = K.PROGRAMMES,
+) -> pd.DataFrame:
+    """Communication programmes: scores per sample, or each programme's top interactions.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.communication_programmes`.
+    table
+        ``samples`` (one row per sample and programme) or ``programmes`` (each programme's
+        heaviest sender-receiver interactions).
+    key
+        Key of the programme record in ``.uns``.
+
+    Returns
+    -------
+    The table asked for.
+    """
+    _choice("table", table, (K.TABLE_SAMPLES, K.TABLE_PROGRAMMES))
+    return _table(adata, key, table, "repertoire.tl.communication_programmes")

@@ -175,7 +175,7 @@ def interactions(
     """
     pairs = require_result(adata, communication_key, K.TABLE_INTERACTIONS,
                            "repertoire.tl.communication")
-    pairs = pairs[pairs["pvalue"].notna()]
+    pairs = pairs[pairs["tested"].astype(bool)]
     title = "all samples" if sample is None else str(sample)
     if sample is not None:
         if K.SAMPLE not in pairs or str(sample) not in set(pairs[K.SAMPLE].astype(str)):
@@ -189,11 +189,12 @@ def interactions(
             raise InputError(f"niche '{niche}' is not one of {', '.join(definitions)}.")
         definition = definitions[niche]
         wanted = {tuple(p) for p in definition["interactions"]}
-        keep = (pairs["source"].astype(str).isin(definition["senders"])
-                & pairs["target"].astype(str).isin(definition["receivers"])
-                & [(str(lig).upper(), str(rec).upper()) in wanted
-                   for lig, rec in zip(pairs["ligand"], pairs["receptor"], strict=True)])
-        pairs = pairs[np.asarray(keep, dtype=bool)]
+        named = np.array([(str(lig).upper(), str(rec).upper()) in wanted
+                          for lig, rec in zip(pairs["ligand"], pairs["receptor"], strict=True)],
+                         dtype=bool)
+        keep = (pairs["source"].astype(str).isin(definition["senders"]).to_numpy()
+                & pairs["target"].astype(str).isin(definition["receivers"]).to_numpy() & named)
+        pairs = pairs[keep]
         title += f", niche {niche.replace('_', ' ')}"
     fig, (ax,), owned = panels(ax, 1, (7.0, 5.0))
     if pairs.empty:

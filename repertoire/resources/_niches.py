@@ -52,7 +52,7 @@ def niches(definitions: Mapping | str | os.PathLike | None = None) -> dict[str, 
     if definitions is None:
         text = (resources.files(__package__) / NICHES_FILE).read_text()
         return _check(yaml.safe_load(text), NICHES_FILE)
-    if isinstance(definitions, Mapping):
+    if not isinstance(definitions, str | os.PathLike):
         return _check(definitions, "niche definitions")
     path = Path(definitions)
     if not path.is_file():

@@ -146,8 +146,9 @@ def communication(
     ``sample_key``), sender group (``source``), receiver group (``target``) and interaction
     (``interaction``, ``ligand``, ``receptor``, ``axis``), with ``ligand_mean``,
     ``receptor_mean``, ``ligand_fraction``, ``receptor_fraction`` (expressing fractions),
-    ``n_source``, ``n_target`` (cells of the groups), ``mean`` (the statistic) and ``pvalue``
-    (specificity of the pair within its sample; NaN where not tested).
+    ``n_source``, ``n_target`` (cells of the groups), ``mean`` (the statistic), ``pvalue``
+    (specificity of the pair within its sample; NaN where not tested or ``n_perms`` is 0) and
+    ``tested`` (both sides expressed in at least ``min_fraction`` of their cells).
     """
     require_obs(adata, groupby)
     require_layer(adata, layer)
@@ -373,7 +374,7 @@ def _score_sample(matrix: sp.csr_matrix, codes: np.ndarray, categories: pd.Index
         "ligand_fraction": lig_frac[inter, source], "receptor_fraction": rec_frac[inter, target],
         "n_source": sizes[scored[source]], "n_target": sizes[scored[target]],
         "mean": np.where((l_mean > 0) & (r_mean > 0), (l_mean + r_mean) / 2.0, 0.0),
-        "pvalue": pvalue,
+        "pvalue": pvalue, "tested": is_tested,
     })
     return block, groups
 
@@ -438,10 +439,10 @@ def _table(blocks, design: _Design, groups: pd.Index, samples: pd.Index,
            sample_key: str | None) -> pd.DataFrame:
     columns = ["source", "target", "interaction", "ligand_mean", "receptor_mean",
                "ligand_fraction", "receptor_fraction", "n_source", "n_target", "mean", "pvalue",
-               "sample"]
+               "tested", "sample"]
     frame = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(
-        {c: np.array([], dtype=np.int64 if c in ("source", "target", "interaction", "sample",
-                                                 "n_source", "n_target") else float)
+        {c: np.array([], dtype=bool if c == "tested" else np.int64 if c in (
+            "source", "target", "interaction", "sample", "n_source", "n_target") else float)
          for c in columns})
     inter = frame["interaction"].to_numpy()
     table = pd.DataFrame(index=pd.RangeIndex(len(frame)))
@@ -460,6 +461,7 @@ def _table(blocks, design: _Design, groups: pd.Index, samples: pd.Index,
         table[column] = frame[column].to_numpy(dtype=np.int64)
     table["mean"] = frame["mean"].to_numpy(dtype=float)
     table["pvalue"] = frame["pvalue"].to_numpy(dtype=float)
+    table["tested"] = frame["tested"].to_numpy(dtype=bool)
     return table
 
 

@@ -260,7 +260,7 @@ def _tested_pairs(pairs: pd.DataFrame, niche: dict,
         if interactions else None
     keep = (pairs["source"].astype(str).isin(niche["senders"])
             & pairs["target"].astype(str).isin(niche["receivers"])
-            & pairs["pvalue"].notna())
+            & pairs["tested"].astype(bool))
     if wanted is None:
         keep &= False
     else:

@@ -84,7 +84,7 @@ def communication_programmes(
         raise InputError(f"n_programmes must be at least 1 (got {n_programmes}).")
     metadata = sample_metadata(adata.obs, sample_key)
     samples = metadata[sample_key].tolist()
-    tested = pairs[pairs["pvalue"].notna()]
+    tested = pairs[pairs["tested"].astype(bool)]
     matrix = tested.pivot_table(index=K.SAMPLE, columns=list(FEATURE), values="mean",
                                 aggfunc="first", observed=True)
     matrix = matrix.reindex(index=samples).fillna(0.0)
