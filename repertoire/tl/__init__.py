@@ -1,4 +1,4 @@
-"""Tools: clusters, cell identity, CAR detection, B-cell receptor state, clones, reconstitution."""
+"""Tools: clusters, identity, CAR, B-cell receptor state, clones, reconstitution, outcomes."""
 
 from ._annotate import annotate
 from ._bcr import bcr_state
@@ -7,10 +7,11 @@ from ._clones import clonotypes
 from ._cluster import cluster
 from ._composition import composition
 from ._diversity import diversity
+from ._outcomes import compare_outcomes
 from ._reconstitution import reconstitution
 from ._tracking import track_clones
 
 __all__ = [
-    "annotate", "bcr_state", "clonotypes", "cluster", "composition", "detect_car", "diversity",
-    "reconstitution", "track_clones",
+    "annotate", "bcr_state", "clonotypes", "cluster", "compare_outcomes", "composition",
+    "detect_car", "diversity", "reconstitution", "track_clones",
 ]
