@@ -94,7 +94,7 @@ def test_plot_functions_take_ax_show_save(function):
 # niche scores, programme scores, reconstitution fractions...). The table comes first; they
 # write nothing anywhere (no inplace, no key_added), return their result and record every
 # argument and the seed in the result's .attrs["params"]. Every other pp/tl tool takes adata.
-TABLE_TOOLS = ("tl.compare_outcomes",)
+TABLE_TOOLS = ("tl.compare_outcomes", "tl.predict_outcome")
 
 
 def test_table_tools_exist():

@@ -10,6 +10,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 import repertoire as rp
 from repertoire import _keys as K
@@ -352,3 +353,71 @@ def test_landmark_keeps_samples_in_the_window_and_before_relapse(caplog) -> None
     assert "M12" not in late.index  # P1's M12 is after its relapse; P2 has none
     with pytest.raises(rp.InputError, match="holds no day"):
         rp.tl.compare_outcomes(table, landmark=(100, 50))
+
+
+# prediction --------------------------------------------------------------------------------------
+
+
+def test_predict_outcome_matches_a_leave_one_out_written_out() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(3)
+    table = pd.concat([
+        two_against_three((2.0, 7.0), (1.0, 3.0, 5.0), niche="N1"),
+        two_against_three(*np.split(rng.normal(size=5), [2]), niche="N2"),
+    ], ignore_index=True)
+    result = rp.tl.predict_outcome(table)
+    summary = result["summary"].iloc[0]
+    print(result["summary"].to_string())
+    x = table.pivot_table(index=K.PATIENT, columns="niche", values="score").to_numpy()
+    y = np.array([1, 1, 0, 0, 0])  # C0, C1, R0, R1, R2
+
+    def held_out(labels):
+        out = []
+        for i in range(5):
+            train = np.arange(5) != i
+            scaler = StandardScaler().fit(x[train])  # fitted inside the fold
+            model = LogisticRegression(max_iter=1000).fit(scaler.transform(x[train]),
+                                                          labels[train])
+            out.append(model.predict_proba(scaler.transform(x[[i]]))[0, 1])
+        return np.array(out)
+
+    with threadpool_limits(1):  # tiny fits: threads only cost
+        observed = roc_auc_score(y, held_out(y))
+        null = []
+        for chosen in itertools.combinations(range(5), 2):
+            labels = np.zeros(5, dtype=int)
+            labels[list(chosen)] = 1
+            null.append(roc_auc_score(labels, held_out(labels)))
+        null = np.array(null)
+        expected = held_out(y)
+    assert summary["auc"] == pytest.approx(observed)
+    assert summary["n_relabelings"] == 10
+    assert summary["exact"]
+    assert summary["p"] == pytest.approx(np.mean(null >= observed - 1e-9))
+    assert summary["p_min"] == pytest.approx(np.mean(null >= null.max() - 1e-9))
+    np.testing.assert_allclose(result["patients"]["probability"], expected)
+    assert result["patients"][K.OUTCOME].tolist() == ["relapse"] * 2 + ["remission"] * 3
+    assert result["summary"].attrs["params"]["random_state"] == 0
+
+
+def test_predict_outcome_needs_two_patients_of_each_outcome() -> None:
+    table = two_against_three((2.0,), (1.0, 3.0, 5.0))
+    with pytest.raises(rp.InputError, match="at least two 'relapse'"):
+        rp.tl.predict_outcome(table)
+
+
+def test_predict_outcome_draws_relabelings_beyond_the_limit_and_imputes_in_the_folds() -> None:
+    table = pd.concat([
+        two_against_three((2.0, 7.0), (1.0, 3.0, 5.0), niche="N1"),
+        two_against_three((0.5, np.nan), (0.1, 0.2, 0.3), niche="N2"),
+    ], ignore_index=True)
+    drawn = rp.tl.predict_outcome(table, max_relabelings=4, random_state=1)["summary"]
+    again = rp.tl.predict_outcome(table, max_relabelings=4, random_state=1)["summary"]
+    assert not drawn["exact"].iloc[0]
+    assert drawn["n_relabelings"].iloc[0] == 5  # the observed labeling and four drawn
+    assert drawn["n_features"].iloc[0] == 2  # C1's missing N2 is imputed within each fold
+    pd.testing.assert_frame_equal(drawn, again)
+    assert drawn["p_min"].iloc[0] <= drawn["p"].iloc[0] <= 1

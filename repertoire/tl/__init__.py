@@ -8,10 +8,11 @@ from ._cluster import cluster
 from ._composition import composition
 from ._diversity import diversity
 from ._outcomes import compare_outcomes
+from ._predict import predict_outcome
 from ._reconstitution import reconstitution
 from ._tracking import track_clones
 
 __all__ = [
     "annotate", "bcr_state", "clonotypes", "cluster", "compare_outcomes", "composition",
-    "detect_car", "diversity", "reconstitution", "track_clones",
+    "detect_car", "diversity", "predict_outcome", "reconstitution", "track_clones",
 ]
