@@ -353,6 +353,14 @@ def test_landmark_keeps_samples_in_the_window_and_before_relapse(caplog) -> None
     assert "M12" not in late.index  # P1's M12 is after its relapse; P2 has none
     with pytest.raises(rp.InputError, match="holds no day"):
         rp.tl.compare_outcomes(table, landmark=(100, 50))
+    with pytest.raises(rp.InputError, match="number of days or"):
+        rp.tl.compare_outcomes(table, landmark=(0, 90, 180))
+    # sample metadata as .obs keeps it: categoricals (days too)
+    categorical = table.astype({K.DAY: "category", K.TIMEPOINT: "category",
+                                K.PATIENT: "category", K.OUTCOME: "category"})
+    pd.testing.assert_frame_equal(rp.tl.compare_outcomes(categorical, landmark=180),
+                                  rp.tl.compare_outcomes(table, landmark=180),
+                                  check_categorical=False, check_dtype=False)
 
 
 # prediction --------------------------------------------------------------------------------------

@@ -119,12 +119,16 @@ def per_patient(
 
 
 def _numeric(table: pd.DataFrame, column: str) -> pd.Series:
+    """``table[column]`` as floats: numbers, booleans, or categoricals and objects of numbers."""
     values = table[column]
-    if values.dtype == bool or pd.api.types.is_bool_dtype(values.dtype):
+    if isinstance(values.dtype, pd.CategoricalDtype):  # sample metadata from .obs
+        values = values.astype(object)
+    if pd.api.types.is_bool_dtype(values.dtype):
         return values.astype(float)
-    if not pd.api.types.is_numeric_dtype(values.dtype):
-        raise InputError(f"column '{column}' is not numeric.")
-    return values.astype(float)
+    try:
+        return pd.to_numeric(values, errors="raise").astype(float)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"column '{column}' is not numeric.") from error
 
 
 def patient_outcomes(table: pd.DataFrame, patient_key: str, outcome_key: str) -> pd.Series:
@@ -159,12 +163,15 @@ def landmark_samples(
     dropped. ``cases`` without a relapse visit keep their samples inside the window, with a
     warning: their relapse day is unknown here.
     """
-    if np.ndim(landmark) == 0:
-        start, end = 0.0, float(landmark)
-    elif len(landmark) == 2:
-        start, end = (float(v) for v in landmark)
-    else:
-        raise InputError(f"landmark must be a number of days or (start, end), not {landmark!r}.")
+    try:
+        if np.ndim(landmark) == 0:
+            start, end = 0.0, float(landmark)
+        else:
+            start, end = (float(v) for v in landmark)
+    except (TypeError, ValueError) as error:
+        raise InputError(
+            f"landmark must be a number of days or (start, end), not {landmark!r}."
+        ) from error
     if not end > start:
         raise InputError(f"landmark window ({start:g}, {end:g}] holds no day.")
     day = _numeric(table, day_key)
