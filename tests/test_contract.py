@@ -90,14 +90,53 @@ def test_plot_functions_take_ax_show_save(function):
         assert parameters[name].kind == parameters[name].KEYWORD_ONLY
 
 
-@pytest.mark.parametrize("function", [p for p in PUBLIC if p.id.startswith(("pp.", "tl."))])
+# Tools that work on any tidy per-sample table rather than on an AnnData (the outcome engine:
+# niche scores, programme scores, reconstitution fractions...). The table comes first; they
+# write nothing anywhere (no inplace, no key_added), return their result and record every
+# argument and the seed in the result's .attrs["params"]. Every other pp/tl tool takes adata.
+TABLE_TOOLS = ("tl.compare_outcomes", "tl.predict_outcome")
+
+
+def test_table_tools_exist():
+    assert set(TABLE_TOOLS) <= {p.id for p in PUBLIC}
+
+
+@pytest.mark.parametrize("function", [
+    p for p in PUBLIC if p.id.startswith(("pp.", "tl.")) and p.id not in TABLE_TOOLS
+])
 def test_analysis_functions_take_adata_first(function):
     assert next(iter(inspect.signature(function).parameters)) == "adata"
 
 
+@pytest.mark.parametrize("function", [p for p in PUBLIC if p.id in TABLE_TOOLS])
+def test_table_tools_take_the_table_first_change_nothing_and_record(function):
+    parameters = inspect.signature(function).parameters
+    assert next(iter(parameters)) == "table"
+    assert "inplace" not in parameters
+    assert "key_added" not in parameters
+    # niche scores of four patients at one visit: a tidy per-sample table
+    table = pd.DataFrame({
+        K.SAMPLE: [f"S{i}" for i in range(4) for _ in range(2)],
+        K.PATIENT: [f"P{i}" for i in range(4) for _ in range(2)],
+        K.OUTCOME: ["relapse"] * 4 + ["remission"] * 4,
+        K.TISSUE: "blood", K.TIMEPOINT: "M6", K.DAY: 180,
+        "niche": ["A", "B"] * 4, "score": [3.0, 1.0, 2.5, 0.0, 1.0, 0.5, 0.0, 2.0],
+    })
+    reference = table.copy()
+    result = function(table)
+    pd.testing.assert_frame_equal(table, reference)
+    assert result is not None
+    tables = result.values() if isinstance(result, Mapping) else [result]
+    assert all(isinstance(t, pd.DataFrame) for t in tables)
+    recorded = next(iter(tables)).attrs[K.PARAMS]
+    seeds = [name for name in parameters if name in SEED_NAMES]
+    assert set(parameters) - {"table"} <= set(recorded)
+    assert all(recorded[name] == parameters[name].default for name in seeds)
+
+
 # The tools run: inplace=False changes nothing, inplace=True records its parameters -----------
 
-TOOLS = [p for p in PUBLIC if p.id.startswith(("pp.", "tl."))]
+TOOLS = [p for p in PUBLIC if p.id.startswith(("pp.", "tl.")) and p.id not in TABLE_TOOLS]
 # quick arguments for the tiny cohort; every other argument keeps its default
 ARGUMENTS = {
     "pp.preprocess": {"n_comps": 10},

@@ -256,8 +256,8 @@ def test_patient_level_comparisons(bcr_cohort: ad.AnnData) -> None:
     assert naive["n_relabelings"] == 6
     assert naive["p_min"] == pytest.approx(2 / 6)
     assert naive["p"] >= naive["p_min"]
-    assert naive["diff_logit"] < 0
-    assert naive["diff_logit_lo"] <= naive["diff_logit"] <= naive["diff_logit_hi"]
+    assert naive["effect"] < 0
+    assert naive["effect_lo"] <= naive["effect"] <= naive["effect_hi"]
     timepoints = bcr_cohort.uns[K.RECONSTITUTION]["timepoints"]
     aplasia = timepoints[(timepoints["metric"] == "B_per_1000") & (timepoints[K.TIMEPOINT] == "D14")
                          & (timepoints["group"] == "all") & (timepoints[K.TISSUE] == "blood")]
@@ -455,8 +455,8 @@ def test_full_cohort_of_eleven_patients(full_cohort: ad.AnnData) -> None:
     print(f"{heavy.sum()} heavy chains; bcr_state accuracy {accuracy:.4f} on {b.sum()} "
           f"B-lineage cells; BCR clone ARI {ari:.4f}; frac_preexisting after infusion "
           f"{pre.round(3).to_dict()}")
-    print(naive[[K.TIMEPOINT, "mean_relapse", "mean_remission", "diff_logit", "diff_logit_lo",
-                 "diff_logit_hi", "p", "p_min", "n_relabelings"]].round(4).to_string())
+    print(naive[[K.TIMEPOINT, "mean_case", "mean_control", "effect", "effect_lo", "effect_hi",
+                 "p", "p_min", "q", "n_relabelings"]].round(4).to_string())
     assert accuracy >= 0.95
     assert ari >= 0.98
     assert pre["remission"] < 0.05
@@ -464,4 +464,4 @@ def test_full_cohort_of_eleven_patients(full_cohort: ad.AnnData) -> None:
     late = naive[naive[K.TIMEPOINT] == "M12"].iloc[0]
     assert late["n_relabelings"] == 55
     assert late["p"] == pytest.approx(1 / 55)
-    assert late["diff_logit"] < 0
+    assert late["effect"] < 0

@@ -32,7 +32,9 @@ BCR = Step(
          clonal_expansion, preexisting and the results in .uns; in --tables one table per
          result (bcr_states, clones, diversity, clone_tracking_samples, clone_tracking_clones,
          clone_tracking_occurrences, reconstitution (one row per sample),
-         reconstitution_outcomes, reconstitution_timepoints); in --figures isotypes, shm,
+         reconstitution_outcomes (relapse against remission per tissue, timepoint and metric:
+         effect as a difference of empirical logits with its bootstrap interval, exact p,
+         p_min, q), reconstitution_timepoints); in --figures isotypes, shm,
          clone_tracking, diversity, reconstitution_cohort, and one time course per patient
          in reconstitution/.
     """,

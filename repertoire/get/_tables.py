@@ -253,7 +253,9 @@ def reconstitution(
         After :func:`repertoire.tl.reconstitution`.
     table
         ``samples`` (one row per sample), ``outcomes`` (relapse against remission per
-        stratum and metric) or ``timepoints`` (each timepoint against baseline).
+        tissue, timepoint and ``metric``, the columns of
+        :func:`repertoire.tl.compare_outcomes`: ``effect`` on the empirical-logit scale,
+        ``p`` with ``p_min``, ``q``) or ``timepoints`` (each timepoint against baseline).
     key
         Key of the reconstitution record in ``.uns``.
 

@@ -112,8 +112,9 @@ def reconstitution_cohort(
     Thin lines join each patient's samples; thick lines join each outcome's median. A value
     resting on fewer than ``min_cells`` cells (a fraction of two B cells while B cells return)
     is drawn hollow and left out of the median. Above each timepoint stands the patient-level
-    p-value of relapse against remission with the minimum attainable p
-    (``.uns[key]["outcomes"]``), which weighs every patient's counts as they are.
+    p-value of relapse against remission with the minimum attainable p (``p`` and ``p_min`` of
+    ``.uns[key]["outcomes"]``, from :func:`repertoire.tl.compare_outcomes`), which weighs every
+    patient's counts as they are.
 
     Parameters
     ----------

@@ -1,5 +1,4 @@
-"""Tools: clusters, cell identity, CAR detection, B-cell receptor state, clones, reconstitution,
-cell-cell communication."""
+"""Tools: clusters, identity, CAR, B-cell receptor state, clones, reconstitution, niches, outcomes."""
 
 from ._annotate import annotate
 from ._bcr import bcr_state
@@ -10,12 +9,14 @@ from ._communication import communication
 from ._composition import composition
 from ._diversity import diversity
 from ._niches import niche_scores
+from ._outcomes import compare_outcomes
+from ._predict import predict_outcome
 from ._programmes import communication_programmes
 from ._reconstitution import reconstitution
 from ._tracking import track_clones
 
 __all__ = [
     "annotate", "bcr_state", "clonotypes", "cluster", "communication", "communication_programmes",
-    "composition",
-    "detect_car", "diversity", "niche_scores", "reconstitution", "track_clones",
+    "compare_outcomes", "composition", "detect_car", "diversity", "niche_scores",
+    "predict_outcome", "reconstitution", "track_clones",
 ]

@@ -12,9 +12,9 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from .._utils import require_obs, sample_metadata, store, writable
-from ._compare import outcome_tests, paired_tests
+from .._utils import SAMPLE_COLUMNS, require_obs, sample_metadata, store, writable
 from ._labels import MEMORY_STATES, has_transcriptome_calls, transcriptome_calls
+from ._outcomes import compare_outcomes, paired_tests
 from ._stats import wilson_interval
 
 SOURCES = ("tx", "bcr")
@@ -29,6 +29,8 @@ SUBSETS = {
 # Healthy blood holds 50-150 B cells per 1000 mononuclear cells; below 5 (0.5%) the
 # compartment is taken as absent. A working definition: set it to the study's own.
 APLASIA_BELOW = 5.0
+# columns of the tidy (long) form of the fractions that the patient-level tests read
+METRIC, COUNT, DENOMINATOR = "metric", "count", "denominator"
 
 
 def fraction_counts() -> dict[str, tuple[str, str]]:
@@ -89,11 +91,13 @@ def reconstitution(
     (receptor-only data) the ``_tx`` columns are NaN and ``n_B`` counts B cells with a BCR state.
 
     **Per patient** (BIOLOGY.md: the patient is the unit): within each tissue and timepoint,
-    relapse against remission patients (``outcomes``: difference of mean empirical logits,
-    offset 0.5, exact over every relabeling of outcomes, minimum attainable p beside each p,
-    patient-level bootstrap interval), and within patients each timepoint against
-    ``reference_timepoint`` (``timepoints``: mean change of empirical logit, exact sign flip,
-    for all patients and for each outcome). p-values are two-sided and unadjusted.
+    relapse against remission patients (``outcomes``, by :func:`repertoire.tl.compare_outcomes`
+    on the counts of each metric summed per patient: ``effect`` is the difference of mean
+    empirical logits, offset 0.5, exact p over every relabeling of outcomes with the minimum
+    attainable ``p_min`` beside it, patient-level bootstrap interval ``effect_lo``/``effect_hi``,
+    Benjamini-Hochberg ``q`` over the metrics of the stratum), and within patients each
+    timepoint against ``reference_timepoint`` (``timepoints``: mean change of empirical logit,
+    exact sign flip, for all patients and for each outcome; unadjusted). p-values are two-sided.
 
     Parameters
     ----------
@@ -125,18 +129,22 @@ def reconstitution(
     if unknown:
         raise InputError(f"metric '{unknown[0]}' is not one of {', '.join(known)}.")
     samples = sample_table(adata, sample_key=sample_key, aplasia_below=aplasia_below)
-    chosen = {m: known[m] for m in metrics}
+    counts = long_counts(samples, {m: known[m] for m in metrics}, sample_key=sample_key)
     obs = adata.obs
     outcomes = timepoints = pd.DataFrame()
     strata = [c for c in (K.TISSUE, K.TIMEPOINT) if c in samples]
     if K.PATIENT in samples and K.OUTCOME in samples:
-        outcomes = outcome_tests(samples, chosen, patient_key=K.PATIENT, outcome_key=K.OUTCOME,
-                                 strata=strata, n_boot=n_boot, random_state=random_state)
+        outcomes = compare_outcomes(
+            counts, feature_key=METRIC, value_key=COUNT, total_key=DENOMINATOR,
+            sample_key=sample_key, strata=strata, n_boot=n_boot, random_state=random_state,
+        )
+        outcomes.attrs = {}  # recorded in params below
     if K.PATIENT in samples and K.TIMEPOINT in samples:
         if (samples[K.TIMEPOINT] == reference_timepoint).any():
             timepoints = paired_tests(
-                samples, chosen, patient_key=K.PATIENT, time_key=K.TIMEPOINT,
-                reference=reference_timepoint, strata=[c for c in (K.TISSUE,) if c in samples],
+                counts, feature_key=METRIC, value_key=COUNT, total_key=DENOMINATOR,
+                patient_key=K.PATIENT, time_key=K.TIMEPOINT, reference=reference_timepoint,
+                strata=[c for c in (K.TISSUE,) if c in samples],
                 outcome_key=K.OUTCOME if K.OUTCOME in samples else None, n_boot=n_boot,
                 random_state=random_state,
             )
@@ -159,6 +167,24 @@ def reconstitution(
                 "n_B_source": "lineage" if K.LINEAGE in obs else "bcr_state",
                 "fractions": fraction_counts()},
     )
+
+
+def long_counts(
+    samples: pd.DataFrame, fractions: dict[str, tuple[str, str]], *, sample_key: str
+) -> pd.DataFrame:
+    """Return ``fractions`` of the sample table in tidy form: one row per sample and metric.
+
+    Columns: the sample's metadata, ``metric``, ``count`` and ``denominator``; metrics in the
+    order given, samples in the table's order within each.
+    """
+    meta = [c for c in (sample_key, *SAMPLE_COLUMNS) if c in samples]
+    blocks = [
+        samples[meta].assign(**{METRIC: name, COUNT: samples[k], DENOMINATOR: samples[n]})
+        for name, (k, n) in fractions.items()
+    ]
+    if not blocks:
+        return pd.DataFrame(columns=[*meta, METRIC, COUNT, DENOMINATOR])
+    return pd.concat(blocks, ignore_index=True)
 
 
 def sample_table(adata: AnnData, *, sample_key: str, aplasia_below: float) -> pd.DataFrame:

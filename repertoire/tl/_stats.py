@@ -8,6 +8,8 @@
   pattern (2**11 = 2048 for 11 patients), with the minimum attainable p.
 - :func:`bootstrap_interval`: percentile interval of a statistic, resampling patients (each
   group on its own) with replacement.
+- :func:`benjamini_hochberg`: q-values controlling the false discovery rate over a family of
+  tests (Benjamini and Hochberg, J R Stat Soc B 1995).
 
 Cells are pseudo-replicates (Squair et al., Nat Commun 2021; Zimmerman et al., Nat Commun
 2021): aggregate to one value per patient before calling any test here.
@@ -196,3 +198,18 @@ def bootstrap_interval(
     tail = (1 - confidence) / 2
     low, high = np.quantile(draws, [tail, 1 - tail])
     return float(low), float(high)
+
+
+def benjamini_hochberg(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values of ``pvalues``; NaN stays NaN and is not counted as a test.
+
+    With ``m`` tests sorted ``p(1) <= ... <= p(m)``, ``q(i) = min over j >= i of m p(j) / j``,
+    capped at 1 (Benjamini and Hochberg, J R Stat Soc B 1995), as
+    :func:`scipy.stats.false_discovery_control` computes it.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    q = np.full(p.shape, np.nan)
+    tested = ~np.isnan(p)
+    if tested.any():
+        q[tested] = stats.false_discovery_control(p[tested], method="bh")
+    return q
