@@ -65,7 +65,7 @@ def test_definitions_from_a_yaml_file(tmp_path):
                     "  interactions:\n    - [cd40lg, cd40]\n")
     assert rp.resources.niches(path)["help"]["interactions"] == [("CD40LG", "CD40")]
     path.write_text("help: [unclosed\n")
-    with pytest.raises(rp.InputError, match="niches.yaml is not valid YAML"):
+    with pytest.raises(rp.InputError, match=r"niches\.yaml is not valid YAML"):
         rp.resources.niches(path)
     with pytest.raises(rp.InputError, match="does not exist"):
         rp.resources.niches(tmp_path / "absent.yaml")
@@ -159,7 +159,7 @@ def test_niches_whose_cell_types_are_absent_are_left_out(caplog):
 
 def test_niche_scores_need_communication_per_sample():
     adata = _hand_made()
-    with pytest.raises(rp.InputError, match="repertoire.tl.communication"):
+    with pytest.raises(rp.InputError, match=r"repertoire\.tl\.communication"):
         rp.tl.niche_scores(adata, communication_key="absent")
     rp.tl.communication(adata, n_perms=0, min_cells=1, key_added="pooled",
                         resource=pd.DataFrame({"ligand": ["CD40LG"], "receptor": ["CD40"]}))

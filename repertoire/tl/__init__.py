@@ -1,4 +1,4 @@
-"""Tools: clusters, identity, CAR, B-cell receptor state, clones, reconstitution, niches, outcomes."""
+"""Tools: clusters, identity, CAR, B-cell state, clones, reconstitution, niches, outcomes."""
 
 from ._annotate import annotate
 from ._bcr import bcr_state
