@@ -98,6 +98,7 @@ COMMUNICATION_INTERACTIONS = "interactions"  # table: one row per sample, group 
 COMMUNICATION_GROUPS = "groups"  # table: one row per sample and group, its size
 NICHE_SCORES = "niche_scores"
 PROGRAMMES = "communication_programmes"
+NICHE_OUTCOMES = "niche_outcomes"
 
 # A tool's record .uns[key_added] holds its tables beside PARAMS, the arguments of the call.
 # Tables are named after what one of their rows is, in the plural.
@@ -113,6 +114,7 @@ TABLE_MISSING_GENES = "missing_genes"
 TABLE_INTERACTIONS = "interactions"
 TABLE_GROUPS = "groups"
 TABLE_PROGRAMMES = "programmes"
+TABLE_PATIENTS = "patients"
 
 # ground truth written by the simulator
 TRUE_PREFIX = "true_"

@@ -8,6 +8,7 @@ from ._cluster import cluster
 from ._communication import communication
 from ._composition import composition
 from ._diversity import diversity
+from ._niche_outcomes import niche_outcomes
 from ._niches import niche_scores
 from ._outcomes import compare_outcomes
 from ._predict import predict_outcome
@@ -17,6 +18,6 @@ from ._tracking import track_clones
 
 __all__ = [
     "annotate", "bcr_state", "clonotypes", "cluster", "communication", "communication_programmes",
-    "compare_outcomes", "composition", "detect_car", "diversity", "niche_scores",
+    "compare_outcomes", "composition", "detect_car", "diversity", "niche_outcomes", "niche_scores",
     "predict_outcome", "reconstitution", "track_clones",
 ]
