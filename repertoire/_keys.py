@@ -95,6 +95,7 @@ RECONSTITUTION = "reconstitution"
 # cell-cell communication and niches
 COMMUNICATION = "communication"
 NICHE_SCORES = "niche_scores"
+SPATIAL_NICHES = "spatial_niches"
 
 # A tool's record .uns[key_added] holds its tables beside PARAMS, the arguments of the call.
 # Tables are named after what one of their rows is, in the plural.
@@ -108,6 +109,10 @@ TABLE_OUTCOMES = "outcomes"
 TABLE_TIMEPOINTS = "timepoints"
 TABLE_MISSING_GENES = "missing_genes"
 TABLE_INTERACTIONS = "interactions"
+TABLE_PAIRS = "pairs"  # one row per sample x source x target cell type (neighbourhood enrichment)
+TABLE_NEIGHBOURHOODS = "neighbourhoods"
+TABLE_COMPOSITIONS = "compositions"  # one row per neighbourhood x cell type
+TABLE_ABUNDANCES = "abundances"  # one row per sample x neighbourhood
 
 # ground truth written by the simulator
 TRUE_PREFIX = "true_"

@@ -6,9 +6,10 @@ from ._clones import clone_tracking, diversity
 from ._embedding import embedding, embedding_panels
 from ._qc import qc
 from ._reconstitution import reconstitution, reconstitution_cohort
+from ._spatial import spatial_niches
 
 __all__ = [
     "cell_types", "clone_tracking", "composition", "diversity", "embedding", "embedding_panels",
     "isotypes",
-    "marker_dotplot", "qc", "reconstitution", "reconstitution_cohort", "shm",
+    "marker_dotplot", "qc", "reconstitution", "reconstitution_cohort", "shm", "spatial_niches",
 ]
