@@ -33,10 +33,11 @@ def spatial_niches(
     """Draw one sample's cells where they lie, coloured by cellular neighbourhood.
 
     Every cell of the section is a dot in the colour of its cellular neighbourhood (the legend
-    names each after its most enriched cell types and gives its share of this sample's cells);
-    plasma cells are stars with a black edge, niche senders dots with a dark ring, other cells
-    plain dots. The title gives the sample, its outcome and timepoint and the median distance
-    of its plasma cells to their nearest sender against the permutation reference.
+    names each after its most enriched cell types and gives its share of this sample's cells;
+    grey: no neighbourhood); plasma cells are stars with a black edge, niche senders dots with
+    a dark ring, other cells plain dots; a scale bar gives the length in coordinate units.
+    The title gives the sample, its outcome and timepoint, and the distance of its plasma
+    cells to their nearest sender against the permutation reference.
 
     Parameters
     ----------
@@ -79,7 +80,7 @@ def spatial_niches(
     sender = types.isin(params["sender_types"]).to_numpy()
 
     levels = [str(n) for n in neighbourhoods["neighbourhood"]]
-    colours = dict(zip(levels, palette(len(levels)), strict=True))
+    colours = dict(zip(levels, _colours(len(levels)), strict=True))
     colour = labels.map(colours).fillna(NAN_COLOR).to_numpy()
     fig, (axis,), owned = panels(ax, 1, (9.0, 6.5))
     other = ~plasma & ~sender
@@ -96,20 +97,20 @@ def spatial_niches(
                markeredgewidth=0, label=f"{level} {share.get(level, 0.0):.0%}: {named[level]}")
         for level in levels
     ]
-    first = axis.legend(handles=handles, title="cellular neighbourhood (share of this section)",
-                        fontsize="x-small", title_fontsize="small", loc="upper left",
-                        bbox_to_anchor=(1.01, 1.0), frameon=False)
-    axis.add_artist(first)
-    kinds = [
-        Line2D([], [], marker="*", linestyle="", markersize=11, markerfacecolor="white",
-               markeredgecolor="black", label=f"plasma cell ({int(plasma.sum())})"),
+    blank = Line2D([], [], linestyle="", label=" ")
+    handles += [
+        blank,
+        Line2D([], [], marker="*", linestyle="", markersize=12, markerfacecolor="white",
+               markeredgecolor="black", label=f"plasma cell: star ({int(plasma.sum())})"),
         Line2D([], [], marker="o", linestyle="", markersize=6, markerfacecolor="white",
-               markeredgecolor="#333333", label=f"niche sender ({int(sender.sum())})"),
-        Line2D([], [], marker="o", linestyle="", markersize=6, markerfacecolor="#999999",
-               markeredgewidth=0, label=f"other cell ({int(other.sum())})"),
+               markeredgecolor="#333333", label=f"niche sender: ringed ({int(sender.sum())})"),
+        Line2D([], [], marker="o", linestyle="", markersize=5, markerfacecolor="#bbbbbb",
+               markeredgewidth=0, label=f"other cell: plain dot ({int(other.sum())})"),
     ]
-    axis.legend(handles=kinds, fontsize="x-small", loc="lower left", bbox_to_anchor=(1.01, 0.0),
-                frameon=False, title="cells", title_fontsize="small")
+    # one legend, so that a tight bounding box keeps all of it
+    axis.legend(handles=handles, fontsize="x-small", title_fontsize="small", loc="upper left",
+                bbox_to_anchor=(1.01, 1.0), frameon=False,
+                title="cellular neighbourhood: share of this\nsection, most enriched cell types")
     _scale_bar(axis, xy, scale_bar)
     axis.set_aspect("equal")
     axis.set_xticks([])
@@ -118,6 +119,12 @@ def spatial_niches(
                    fontsize="medium")
     finish(fig, show=show, save=save, owned=owned)
     return axis
+
+
+def _colours(n: int) -> list[str]:
+    """``n`` colours without the palette's greys (grey marks cells without a neighbourhood)."""
+    greys = {"#7f7f7f", "#c7c7c7"}
+    return [c for c in palette(n + 2) if c not in greys][:n]
 
 
 def _scale_bar(axis: Axes, xy: np.ndarray, length: float) -> None:
@@ -147,7 +154,8 @@ def _title(sample: str, obs: pd.DataFrame, samples: pd.DataFrame, sample_key: st
     r = row.iloc[0]
     return (
         f"{' '.join(head)}\nplasma cell to nearest sender: median {r['median_distance']:.0f} "
-        f"\u00b5m vs {r['expected_median_distance']:.0f} \u00b5m if placed at random "
-        f"(ratio {r['distance_ratio']:.2f}); within {radius:g} \u00b5m: "
-        f"{r['fraction_within']:.0%} vs {r['expected_fraction_within']:.0%}"
+        f"\u00b5m ({r['expected_median_distance']:.0f} \u00b5m if placed at random, ratio "
+        f"{r['distance_ratio']:.2f})\nwithin {radius:g} \u00b5m of a sender: "
+        f"{r['fraction_within']:.0%} of plasma cells ({r['expected_fraction_within']:.0%} at "
+        "random)"
     )
