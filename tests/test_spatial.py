@@ -1,4 +1,4 @@
-"""Spatial niches: enrichment (squidpy), cellular neighbourhoods, plasma-cell to sender distances."""
+"""Spatial niches: enrichment (squidpy), cellular neighbourhoods, plasma-cell to sender distance."""
 
 from __future__ import annotations
 
