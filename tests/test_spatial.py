@@ -345,6 +345,10 @@ def test_user_errors_name_the_argument():
 def test_spatial_map(sections, tmp_path):
     adata = sections.copy()
     rp.tl.spatial_niches(adata, K.TRUE_CELL_TYPE, n_perms=N_PERMS)
+    for name in ("samples", "pairs", "neighbourhoods", "compositions", "abundances"):
+        pd.testing.assert_frame_equal(rp.get.spatial_niches(adata, name), adata.uns[KEY][name])
+    with pytest.raises(rp._errors.InputError, match=r"repertoire\.tl\.spatial_niches"):
+        rp.get.spatial_niches(sections)
     axis = rp.pl.spatial_niches(adata, "P01_M6_BM", save=tmp_path / "map.png")
     assert (tmp_path / "map.png").stat().st_size > 0
     labels = [t.get_text() for t in axis.get_legend().get_texts()]
@@ -355,3 +359,28 @@ def test_spatial_map(sections, tmp_path):
     plt.close("all")
     with pytest.raises(rp._errors.InputError, match="'P09_M6_BM'"):
         rp.pl.spatial_niches(adata, "P09_M6_BM")
+
+
+# The full simulator (counts, receptors, blood samples without coordinates) --------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("niche_strength", [1.0, 0.0])
+def test_simulated_cohort_relapse_against_remission_marrow(niche_strength):
+    # four patients, two relapsing, 1,000 cells per sample; blood samples have no coordinates
+    adata = rp.datasets.simulate_cohort(4, 2, cells_per_sample=1000,
+                                        niche_strength=niche_strength, seed=1)
+    result = rp.tl.spatial_niches(adata, K.TRUE_CELL_TYPE, n_perms=N_PERMS, inplace=False)
+    samples = result[K.TABLE_SAMPLES]
+    assert (samples[K.TISSUE] == "bone_marrow").all()
+    assert len(samples) == 8  # baseline and month 6 marrow of each patient
+    relapse, remission = _after_infusion(result)
+    if niche_strength:
+        assert relapse["distance_ratio"].mean() < remission["distance_ratio"].mean()
+        assert relapse["distance_zscore"].mean() < -2
+        assert relapse["plasma_sender_zscore"].min() > remission["plasma_sender_zscore"].max()
+        assert relapse["niche_share"].mean() > remission["niche_share"].mean()
+    else:
+        both = pd.concat([relapse, remission])
+        assert (both["distance_zscore"].abs() < 3).all()
+        assert (both["plasma_sender_zscore"].abs() < 3).all()
+        assert relapse["distance_ratio"].mean() > remission["distance_ratio"].mean() - 0.1

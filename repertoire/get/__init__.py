@@ -16,9 +16,10 @@ from ._tables import (
     diversity,
     qc,
     reconstitution,
+    spatial_niches,
 )
 
 __all__ = [
     "annotation", "bcr_states", "car", "cell_types", "clone_tracking", "clones",
-    "cluster_counts", "cluster_keys", "diversity", "qc", "reconstitution",
+    "cluster_counts", "cluster_keys", "diversity", "qc", "reconstitution", "spatial_niches",
 ]

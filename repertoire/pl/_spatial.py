@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from .. import _keys as K
+from .. import get
 from .._docs import doc_params
 from .._errors import InputError
 from .._utils import require_result
@@ -56,8 +57,8 @@ def spatial_niches(
     The axes drawn into.
     """
     params = require_result(adata, key, K.PARAMS, PRODUCER)
-    neighbourhoods = require_result(adata, key, K.TABLE_NEIGHBOURHOODS, PRODUCER)
-    samples = require_result(adata, key, K.TABLE_SAMPLES, PRODUCER)
+    neighbourhoods = get.spatial_niches(adata, K.TABLE_NEIGHBOURHOODS, key=key)
+    samples = get.spatial_niches(adata, K.TABLE_SAMPLES, key=key)
     if params["graph"] != "spatial":
         raise InputError(f".uns['{key}'] comes from the expression graph: no section to draw.")
     sample_key, groupby = params["sample_key"], params["groupby"]

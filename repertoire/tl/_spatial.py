@@ -205,10 +205,9 @@ def spatial_niches(
         row.update(_plasma_sender(plasma[cells], sender[cells], adjacency, groupby,
                                   len(names), n_perms, random_state))
         rows.append({sample_key: str(sample), "n_cells": len(cells), **row})
-    neighbourhood = pd.Series(np.nan, index=obs.index, dtype=object)
-    tables = _neighbourhood_tables(
-        windows, labels, samples, neighbourhood, names, groupby, sample_key, plasma_types,
-        sender_types, n_niches, random_state)
+    tables, neighbourhood = _neighbourhood_tables(
+        windows, labels, samples, names, groupby, sample_key, plasma_types, sender_types,
+        n_niches, random_state)
     meta = sample_metadata(obs, sample_key)
     pair_table = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame(
         columns=[sample_key, "source", "target", "n_source", "n_target", "count", "zscore"])
@@ -394,7 +393,7 @@ def _windows(adjacency: sp.csr_matrix, labels: pd.Categorical) -> np.ndarray:
     )
     binary = adjacency.copy()
     binary.data = np.ones_like(binary.data)
-    binary.setdiag(0)
+    binary = sp.csr_matrix(binary - sp.diags(binary.diagonal()))  # never the cell itself
     binary.eliminate_zeros()
     counts = np.asarray((binary @ onehot).todense(), dtype=float)
     totals = counts.sum(axis=1, keepdims=True)
@@ -450,11 +449,13 @@ def _sender_distances(
 
 def _neighbourhood_tables(
     windows: list[tuple[np.ndarray, np.ndarray]], labels: pd.Series, samples: pd.Series,
-    neighbourhood: pd.Series, names: tuple[str, ...], groupby: str, sample_key: str,
-    plasma_types: tuple[str, ...], sender_types: tuple[str, ...], n_niches: int,
-    random_state: int,
-) -> dict[str, pd.DataFrame]:
-    """Cluster every cell's window into cellular neighbourhoods (fills ``neighbourhood``)."""
+    names: tuple[str, ...], groupby: str, sample_key: str, plasma_types: tuple[str, ...],
+    sender_types: tuple[str, ...], n_niches: int, random_state: int,
+) -> tuple[dict[str, pd.DataFrame], pd.Series]:
+    """Cluster every cell's window into cellular neighbourhoods.
+
+    Returns the tables and each cell's neighbourhood (NaN for cells without a window).
+    """
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits
 
@@ -467,8 +468,9 @@ def _neighbourhood_tables(
         K.TABLE_ABUNDANCES: pd.DataFrame(
             columns=[sample_key, "neighbourhood", "n_cells", "fraction"]),
     }
+    neighbourhood = pd.Series(np.nan, index=labels.index, dtype=object)
     if not windows:
-        return empty
+        return empty, neighbourhood
     cells = np.concatenate([c for c, _ in windows])
     matrix = np.vstack([w for _, w in windows])
     n_clusters = min(n_niches, len(np.unique(matrix, axis=0)))
@@ -517,8 +519,9 @@ def _neighbourhood_tables(
     abundances["neighbourhood"] = abundances["neighbourhood"].astype(str)
     abundances["fraction"] = abundances["n_cells"] / abundances.groupby(sample_key)[
         "n_cells"].transform("sum")
-    return {K.TABLE_NEIGHBOURHOODS: neighbourhoods, K.TABLE_COMPOSITIONS: compositions,
-            K.TABLE_ABUNDANCES: abundances}
+    tables = {K.TABLE_NEIGHBOURHOODS: neighbourhoods, K.TABLE_COMPOSITIONS: compositions,
+              K.TABLE_ABUNDANCES: abundances}
+    return tables, neighbourhood
 
 
 def _name(fractions: pd.Series, enrichment: pd.Series) -> str:
