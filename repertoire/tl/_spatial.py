@@ -84,7 +84,7 @@ def spatial_niches(
        the same on any machine) into ``n_niches`` cellular neighbourhoods, numbered
        ``CN1, CN2, ...`` from the most populous. Each is named after its up to three most
        enriched cell types (share of the neighbourhood over share of all cells at least 1.25,
-       among types making at least 2% of it).
+       among types making at least 2% of it; more when two names would be the same).
     3. **Distance of each plasma cell to its nearest sender** (:class:`scipy.spatial.cKDTree`,
        in the units of the coordinates, um for the simulator). Per sample: the median distance
        and the fraction of plasma cells within ``radius``, against a reference in which the
@@ -497,7 +497,7 @@ def _neighbourhood_tables(
 
     neighbourhoods = pd.DataFrame({
         "neighbourhood": levels,
-        "name": [_name(mean.loc[level], enrichment.loc[level]) for level in levels],
+        "name": _names(mean, enrichment),
         "n_cells": counts.to_numpy(), "fraction": counts.to_numpy() / len(cells),
         "plasma_fraction": mean[plasma_cols].sum(axis=1).to_numpy(),
         "sender_fraction": mean[sender_cols].sum(axis=1).to_numpy(),
@@ -524,11 +524,22 @@ def _neighbourhood_tables(
     return tables, neighbourhood
 
 
-def _name(fractions: pd.Series, enrichment: pd.Series) -> str:
-    """Name a neighbourhood after its most enriched cell types making at least 2% of it."""
-    common = enrichment[(fractions >= NAME_MIN_FRACTION) & (enrichment >= NAME_MIN_ENRICHMENT)]
-    top = common.sort_values(ascending=False, kind="stable").head(NAME_TYPES)
-    return ", ".join(top.index) if len(top) else "mixed"
+def _names(mean: pd.DataFrame, enrichment: pd.DataFrame) -> list[str]:
+    """Name each neighbourhood after its most enriched cell types making at least 2% of it.
+
+    Up to three types enriched at least 1.25-fold; neighbourhoods that would share a name take
+    their next most enriched types (at most five) until the names differ.
+    """
+    ranked = []
+    for level in mean.index:
+        common = enrichment.loc[level][mean.loc[level] >= NAME_MIN_FRACTION].dropna()
+        ranked.append(common.sort_values(ascending=False, kind="stable"))
+    sizes = [min(max(int((r >= NAME_MIN_ENRICHMENT).sum()), 1), NAME_TYPES) for r in ranked]
+    for _ in range(2):
+        names = [", ".join(r.index[:n]) or "mixed" for r, n in zip(ranked, sizes, strict=True)]
+        shared = pd.Series(names).duplicated(keep=False).to_numpy()
+        sizes = [n + 1 if twin else n for n, twin in zip(sizes, shared, strict=True)]
+    return [", ".join(r.index[:n]) or "mixed" for r, n in zip(ranked, sizes, strict=True)]
 
 
 def _with_graph(table: pd.DataFrame, route: str) -> pd.DataFrame:
