@@ -99,6 +99,7 @@ COMMUNICATION_GROUPS = "groups"  # table: one row per sample and group, its size
 NICHE_SCORES = "niche_scores"
 PROGRAMMES = "communication_programmes"
 NICHE_OUTCOMES = "niche_outcomes"
+SPATIAL_NICHES = "spatial_niches"
 
 # A tool's record .uns[key_added] holds its tables beside PARAMS, the arguments of the call.
 # Tables are named after what one of their rows is, in the plural.
@@ -115,6 +116,10 @@ TABLE_INTERACTIONS = "interactions"
 TABLE_GROUPS = "groups"
 TABLE_PROGRAMMES = "programmes"
 TABLE_PATIENTS = "patients"
+TABLE_PAIRS = "pairs"  # one row per sample x source x target cell type (neighbourhood enrichment)
+TABLE_NEIGHBOURHOODS = "neighbourhoods"
+TABLE_COMPOSITIONS = "compositions"  # one row per neighbourhood x cell type
+TABLE_ABUNDANCES = "abundances"  # one row per sample x neighbourhood
 
 # ground truth written by the simulator
 TRUE_PREFIX = "true_"

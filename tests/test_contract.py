@@ -142,10 +142,12 @@ ARGUMENTS = {
     "pp.preprocess": {"n_comps": 10},
     "tl.diversity": {"n_draws": 3},
     "tl.reconstitution": {"n_boot": 20},
+    "tl.spatial_niches": {"n_perms": 50},
 }
 PLOT_ARGUMENTS = {
     "pl.reconstitution": ("P01",),
     "pl.embedding_panels": ([K.LINEAGE, K.SAMPLE],),
+    "pl.spatial_niches": ("P01_M6_BM",),
 }
 # records a tool writes besides .uns[key_added], as documented in its docstring
 ALSO_WRITES = {"pp.qc": {K.LOW_QUALITY, K.DOUBLET}}
@@ -168,6 +170,7 @@ def analysed():
     rp.tl.diversity(adata, n_draws=3)
     rp.tl.track_clones(adata)
     rp.tl.reconstitution(adata, n_boot=20)
+    rp.tl.spatial_niches(adata, n_perms=50)
     return adata
 
 

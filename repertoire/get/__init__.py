@@ -19,10 +19,11 @@ from ._tables import (
     niche_scores,
     qc,
     reconstitution,
+    spatial_niches,
 )
 
 __all__ = [
     "annotation", "bcr_states", "car", "cell_types", "clone_tracking", "clones",
     "cluster_counts", "cluster_keys", "communication", "communication_programmes", "diversity",
-    "niche_scores", "qc", "reconstitution",
+    "niche_scores", "qc", "reconstitution", "spatial_niches",
 ]

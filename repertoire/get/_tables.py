@@ -339,3 +339,39 @@ def communication_programmes(
     """
     _choice("table", table, (K.TABLE_SAMPLES, K.TABLE_PROGRAMMES))
     return _table(adata, key, table, "repertoire.tl.communication_programmes")
+
+
+SPATIAL_TABLES = (K.TABLE_SAMPLES, K.TABLE_PAIRS, K.TABLE_NEIGHBOURHOODS, K.TABLE_COMPOSITIONS,
+                  K.TABLE_ABUNDANCES)
+
+
+@doc_params
+def spatial_niches(
+    adata: AnnData,
+    table: Literal["samples", "pairs", "neighbourhoods", "compositions", "abundances"] = (
+        "samples"),
+    *,
+    key: str = K.SPATIAL_NICHES,
+) -> pd.DataFrame:
+    """Spatial niches per marrow section: enrichment, cellular neighbourhoods, distances.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.spatial_niches`.
+    table
+        ``samples`` (plasma-cell to sender distances and their reference, one row per
+        section), ``pairs`` (squidpy's neighbourhood enrichment per section and pair of cell
+        types), ``neighbourhoods`` (one row per cellular neighbourhood), ``compositions``
+        (cell-type mix of each neighbourhood) or ``abundances`` (share of each neighbourhood
+        in each section).
+    key
+        Key of the spatial-niche record in ``.uns``.
+
+    Returns
+    -------
+    The table asked for; its ``graph`` column says whether it comes from coordinates
+    (``spatial``) or from the expression neighbour graph (``expression``).
+    """
+    _choice("table", table, SPATIAL_TABLES)
+    return _table(adata, key, table, "repertoire.tl.spatial_niches")

@@ -7,9 +7,10 @@ from ._embedding import embedding, embedding_panels
 from ._niches import interactions, niche_heatmap
 from ._qc import qc
 from ._reconstitution import reconstitution, reconstitution_cohort
+from ._spatial import spatial_niches
 
 __all__ = [
     "cell_types", "clone_tracking", "composition", "diversity", "embedding", "embedding_panels",
     "interactions", "isotypes", "marker_dotplot", "niche_heatmap", "qc", "reconstitution",
-    "reconstitution_cohort", "shm",
+    "reconstitution_cohort", "shm", "spatial_niches",
 ]

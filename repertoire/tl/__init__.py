@@ -14,10 +14,11 @@ from ._outcomes import compare_outcomes
 from ._predict import predict_outcome
 from ._programmes import communication_programmes
 from ._reconstitution import reconstitution
+from ._spatial import spatial_niches
 from ._tracking import track_clones
 
 __all__ = [
     "annotate", "bcr_state", "clonotypes", "cluster", "communication", "communication_programmes",
     "compare_outcomes", "composition", "detect_car", "diversity", "niche_outcomes", "niche_scores",
-    "predict_outcome", "reconstitution", "track_clones",
+    "predict_outcome", "reconstitution", "spatial_niches", "track_clones",
 ]

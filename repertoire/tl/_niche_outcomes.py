@@ -81,14 +81,15 @@ def niche_outcomes(
     ``.uns[key_added]`` beside ``params``: ``outcomes`` (one row per stratum, family, feature
     and measure, with the columns of :func:`repertoire.tl.compare_outcomes`, ``feature``
     naming the niche or programme, ``effect_standardized`` (the effect over the standard
-    deviation of all patients' values) and ``rank``: the feature's place within its stratum,
-    family and measure by p, then by standardised effect) and ``patients`` (the value of every patient in every
-    stratum, the points behind each test).
+    deviation of all patients' values) and ``rank``, the feature's place within its stratum,
+    family and measure by p, then by standardised effect) and ``patients`` (the value of every
+    patient in every stratum: the points behind each test).
     """
     sources = [s for s in (*SOURCES, *extra) if s[1] in adata.uns]
     if not any(s[0] == "niche" for s in sources) and not extra:
-        raise InputError(f".uns['{K.NICHE_SCORES}'] is missing; run "
-                         "repertoire.tl.niche_scores first.")
+        raise InputError(
+            f".uns['{K.NICHE_SCORES}'] is missing; run repertoire.tl.niche_scores first."
+        )
     strata = list(strata)
     outcomes, patients = [], []
     for family, key, table_name, feature_column, measures in sources:
@@ -133,7 +134,7 @@ def niche_outcomes(
     return store(
         adata, key_added, inplace=inplace, result=tables, tables=tables,
         params={"strata": strata, "case": case, "control": control, "landmark": landmark,
-                "sources": [list(s[:4]) + [list(s[4])] for s in sources], "n_boot": n_boot,
+                "sources": [[*s[:4], list(s[4])] for s in sources], "n_boot": n_boot,
                 "random_state": random_state},
     )
 
