@@ -17,9 +17,13 @@ from ._outcomes import compare_outcomes, patient_outcomes, per_patient
 # the per-sample measures compared, by the record that holds them: (family, record key, table,
 # feature column, measures)
 NICHE_MEASURES = ("score", "expression", "strength", "sender_fraction", "receiver_fraction")
+SPATIAL_MEASURES = ("distance_zscore", "distance_ratio", "plasma_sender_zscore")
+# a per-sample table without a feature column holds one feature, named after its family
 SOURCES = (
     ("niche", K.NICHE_SCORES, K.TABLE_SAMPLES, "niche", NICHE_MEASURES),
     ("programme", K.PROGRAMMES, K.TABLE_SAMPLES, "programme", ("score",)),
+    ("plasma_cells_near_senders", K.SPATIAL_NICHES, K.TABLE_SAMPLES, None, SPATIAL_MEASURES),
+    ("neighbourhood", K.SPATIAL_NICHES, K.TABLE_ABUNDANCES, "neighbourhood", ("fraction",)),
 )
 FEATURE = "feature"
 
@@ -46,9 +50,12 @@ def niche_outcomes(
     ``score`` of :func:`repertoire.tl.niche_scores` and its parts (``expression``,
     ``strength``, ``sender_fraction``, ``receiver_fraction``), so that a niche that differs can
     be told to differ by its cells or by their signalling; the programme scores of
-    :func:`repertoire.tl.communication_programmes`; and any ``extra`` per-sample tables (for
-    example the spatial niches). Benjamini-Hochberg q-values are taken within each stratum over
-    the features of one family and measure (the niches' scores together, the programmes'
+    :func:`repertoire.tl.communication_programmes`; from :func:`repertoire.tl.spatial_niches`,
+    how close plasma cells sit to their senders (``distance_zscore``, ``distance_ratio``,
+    ``plasma_sender_zscore``, feature ``plasma_cells_near_senders``) and the abundance of each
+    cellular neighbourhood (``fraction``); and any ``extra`` per-sample tables.
+    Benjamini-Hochberg q-values are taken within each stratum over the features of one family
+    and measure (the niches' scores together, the programmes'
     together). The p-values of :func:`repertoire.tl.communication` are never used here: they
     describe specificity within one sample, not a difference between patients.
 
@@ -68,7 +75,8 @@ def niche_outcomes(
         Window of days after infusion, before each relapse, whose samples enter (see
         :func:`repertoire.tl.compare_outcomes`).
     extra
-        More per-sample measures as ``(family, .uns key, table, feature column, measures)``.
+        More per-sample measures as ``(family, .uns key, table, feature column, measures)``;
+        a feature column of ``None`` makes the family the one feature.
     n_boot
         Bootstrap resamples of patients per interval.
     {random_state}
@@ -97,7 +105,8 @@ def niche_outcomes(
         for measure in measures:
             if measure not in table:
                 continue
-            frame = table.rename(columns={feature_column: FEATURE})
+            frame = (table.assign(**{FEATURE: family}) if feature_column is None
+                     else table.rename(columns={feature_column: FEATURE}))
             result = compare_outcomes(
                 frame, feature_key=FEATURE, value_key=measure, strata=strata, case=case,
                 control=control, landmark=landmark, n_boot=n_boot, random_state=random_state,
