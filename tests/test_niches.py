@@ -257,3 +257,19 @@ def test_niche_plots(scored, tmp_path):
         rp.pl.interactions(scored, niche="nowhere")
     plt.close("all")
     assert (tmp_path / "heatmap.png").stat().st_size > 0
+
+
+def test_a_one_patient_cohort_flows_through_with_nothing_to_compare(scored, caplog):
+    patient = scored.obs[K.PATIENT].astype(str) == "P01"
+    one = scored[patient.to_numpy()].copy()
+    for key in (K.COMMUNICATION, K.NICHE_SCORES, K.PROGRAMMES):
+        del one.uns[key]
+    rp.tl.communication(one, K.TRUE_CELL_TYPE, sample_key=K.SAMPLE, n_perms=10)
+    rp.tl.niche_scores(one)
+    rp.tl.communication_programmes(one, n_programmes=3)
+    with caplog.at_level(logging.INFO, logger="repertoire"):
+        tables = rp.tl.niche_outcomes(one, n_boot=10, inplace=False)
+    assert tables["outcomes"].empty
+    assert "without both a 'relapse' and a 'remission' patient left out" in caplog.text
+    assert set(tables["patients"][K.PATIENT]) == {"P01"}
+    assert rp.get.niche_scores(one)["score"].notna().all()

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 
 import repertoire
 from repertoire import _keys as K
-from repertoire.cli import FIGURE_FORMATS, PATIENT_FIGURES, STEPS, build_parser
+from repertoire.cli import FIGURE_FORMATS, NICHE_FIGURES, PATIENT_FIGURES, STEPS, build_parser
 from repertoire.io._samplesheet import (
     IDENTIFIER,
     IDENTIFIER_COLUMNS,
@@ -71,6 +71,8 @@ SECTIONS = {
     "preprocess": {"preprocess": ["in.h5ad", "out.h5ad"]},
     "annotate": {"annotate": ["in.h5ad", "out.h5ad"]},
     "bcr": {"bcr": ["in.h5ad", "out.h5ad"]},
+    "communication": {"communication": ["in.h5ad", "--sample", "s", "--output", "o.h5ad"]},
+    "niches": {"niches": ["in.h5ad", "c.h5ad", "--output", "o.h5ad"]},
 }
 
 
@@ -161,7 +163,7 @@ def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
     assert sorted(summary[K.SAMPLE]) == sorted(samples)
     clusters = pd.read_csv(results / "tables" / "clusters_by_sample.tsv", sep="\t")
     assert clusters["n_cells"].sum() == 2 * adata.n_obs
-    for step in ("merge", "preprocess", "annotate", "bcr"):
+    for step in ("merge", "preprocess", "annotate", "bcr", "niches"):
         for name in STEPS[step].tables:
             assert (results / "tables" / f"{name}.tsv").exists(), name
         for name in STEPS[step].figures:
@@ -171,15 +173,26 @@ def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
     assert K.CAR_DETECTED in annotated.obs
     for table in STEPS["annotate"].tables:
         assert len(pd.read_csv(results / "tables" / f"{table}.tsv", sep="\t")) > 0, table
-    bcr = ad.read_h5ad(results / "cohort.h5ad")
-    assert bcr.n_obs == adata.n_obs
-    assert {K.BCR_STATE, K.CLONE, K.PREEXISTING} <= set(bcr.obs.columns)
+    final = ad.read_h5ad(results / "cohort.h5ad")
+    assert final.n_obs == adata.n_obs
+    assert {K.BCR_STATE, K.CLONE, K.PREEXISTING} <= set(final.obs.columns)
+    for key in (K.COMMUNICATION, K.NICHE_SCORES, K.PROGRAMMES, K.SPATIAL_NICHES,
+                K.NICHE_OUTCOMES):
+        assert K.PARAMS in final.uns[key], key
+    scores = pd.read_csv(results / "tables" / "niche_scores.tsv", sep="\t")
+    # every sample holds every niche its tissue allows, aplastic ones included (score 0)
+    assert set(scores[K.SAMPLE]) == set(samples)
+    assert scores["score"].notna().all()
+    interactions = pd.read_csv(results / "tables" / "communication.tsv", sep="\t")
+    assert set(interactions[K.SAMPLE]) <= set(samples)
+    assert len(list((results / "figures" / NICHE_FIGURES).glob("*.png"))) == scores[
+        "niche"].nunique()
     reconstitution = pd.read_csv(results / "tables" / "reconstitution.tsv", sep="\t")
     assert sorted(reconstitution[K.SAMPLE]) == sorted(set(adata.obs[K.SAMPLE]))
     assert reconstitution.loc[reconstitution["n_B"] == 0, "aplasia"].all()
     assert len(list((results / "figures" / PATIENT_FIGURES).glob("*.png"))) == 2
-    for log in ("merge.log", "preprocess.log", "annotate.log", "bcr.log",
-                f"qc/{samples[0]}.log"):
+    for log in ("merge.log", "preprocess.log", "annotate.log", "bcr.log", "niches.log",
+                f"qc/{samples[0]}.log", f"communication/{samples[0]}.log"):
         assert (results / "logs" / log).exists()
 
     again = _snakemake("--configfile", config, "--cores", 2, "-d", run, "-n")

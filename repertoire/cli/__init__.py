@@ -20,6 +20,7 @@ from .._logging import configure
 from . import _annotate, _bcr, _niches, _preprocess, _qc, _simulate, _validate
 from ._base import FIGURE_FORMATS, Step
 from ._bcr import PATIENT_FIGURES
+from ._niches import INTERACTION_FIGURES, NICHE_FIGURES, SPATIAL_FIGURES
 from ._validate import describe_samplesheet
 
 EXIT_INPUT_ERROR = 2
@@ -27,7 +28,8 @@ _MODULES = (_validate, _qc, _preprocess, _annotate, _bcr, _niches, _simulate)
 STEPS: dict[str, Step] = {step.name: step for module in _MODULES for step in module.STEPS}
 
 __all__ = [
-    "EXIT_INPUT_ERROR", "FIGURE_FORMATS", "PATIENT_FIGURES", "STEPS", "Step", "build_parser",
+    "EXIT_INPUT_ERROR", "FIGURE_FORMATS", "INTERACTION_FIGURES", "NICHE_FIGURES",
+    "PATIENT_FIGURES", "SPATIAL_FIGURES", "STEPS", "Step", "build_parser",
     "describe_samplesheet", "main",
 ]
 

@@ -8,7 +8,18 @@ from pathlib import Path
 from .. import _keys as K
 from .._errors import InputError
 from .._logging import logger
-from ._base import Step, add_step, fraction, positive, read_h5ad
+from ._base import (
+    Step,
+    add_output_options,
+    add_step,
+    draw,
+    fraction,
+    output_dir,
+    positive,
+    read_h5ad,
+    write_figures,
+    write_tables,
+)
 
 COMMUNICATION = Step(
     "communication", "Score ligand-receptor interactions between the cell types of one sample.",
@@ -21,11 +32,36 @@ COMMUNICATION = Step(
          gene per cell type) and the parameters. `repertoire niches` joins the samples.
     """,
 )
-STEPS = (COMMUNICATION,)
+NICHES = Step(
+    "niches", "Score named niches, programmes and spatial niches; compare them by outcome.",
+    """
+    In:  the analysed cohort .h5ad (from `repertoire bcr`) and the per-sample outputs of
+         `repertoire communication`.
+    Out: OUTPUT, the cohort with the joined communication tables and the niche results in
+         .uns (niche_scores, communication_programmes, spatial_niches, niche_outcomes) and the
+         cellular neighbourhood and plasma-cell sender distance in .obs; in --tables the
+         interactions of every sample (within-sample specificity p-values), niche scores with
+         their parts, programme scores and their interactions, the spatial tables, and the
+         patient-level comparison of every niche measure between relapse and remission (exact
+         p beside the smallest p the design allows) with each patient's values; in --figures
+         the niche heatmap, and per niche its patients by outcome (niches/) and its
+         ligand-receptor pairs (interactions/), and the map of every marrow section with
+         coordinates (spatial/).
+    """,
+    tables=(
+        "communication", "niche_scores", "niche_outcomes", "niche_patients",
+        "programme_scores", "programmes", "spatial_samples", "spatial_pairs",
+        "spatial_neighbourhoods", "spatial_abundances",
+    ),
+    figures=("niche_heatmap",),
+)
+STEPS = (COMMUNICATION, NICHES)
+# folders of the per-niche and per-section figures inside --figures
+NICHE_FIGURES, INTERACTION_FIGURES, SPATIAL_FIGURES = "niches", "interactions", "spatial"
 
 
 def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add ``communication``."""
+    """Add ``communication`` and ``niches``."""
     parser = add_step(subparsers, common, COMMUNICATION, _run_communication)
     parser.add_argument("input", type=Path, metavar="INPUT", help="annotated cohort .h5ad")
     parser.add_argument("--sample", required=True, metavar="ID", help="the sample_id to score")
@@ -47,6 +83,29 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     parser.add_argument("--threads", type=positive, default=1, metavar="N",
                         help="threads of the permutation kernels (1)")
 
+    parser = add_step(subparsers, common, NICHES, _run_niches)
+    parser.add_argument("input", type=Path, metavar="INPUT", help="analysed cohort .h5ad")
+    parser.add_argument("communication", nargs="+", type=Path, metavar="COMMUNICATION_H5AD",
+                        help="per-sample outputs of `repertoire communication`")
+    parser.add_argument("--output", type=Path, required=True, metavar="H5AD",
+                        help="where to write the cohort")
+    add_output_options(parser, NICHES)
+    parser.add_argument("--niches", type=Path, metavar="YAML",
+                        help="niche definitions to use instead of the shipped ones")
+    parser.add_argument("--n-programmes", type=positive, default=6, metavar="N",
+                        help="communication programmes (6)")
+    parser.add_argument("--n-neighbourhoods", type=positive, default=8, metavar="N",
+                        help="cellular neighbourhoods of the spatial niches (8)")
+    parser.add_argument("--spatial-neighbors", type=positive, default=10, metavar="K",
+                        help="spatial neighbours of each cell (10)")
+    parser.add_argument("--landmark", type=float, metavar="DAYS",
+                        help="compare outcomes on samples up to this day after infusion and "
+                        "before each relapse (all samples)")
+    parser.add_argument("--n-boot", type=positive, default=2000, metavar="N",
+                        help="bootstrap resamples of patients per interval (2000)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="seed of programmes, neighbourhoods, permutations, bootstrap (0)")
+
 
 def _run_communication(args: argparse.Namespace) -> None:
     import anndata as ad
@@ -65,3 +124,50 @@ def _run_communication(args: argparse.Namespace) -> None:
     logger.info("sample %s: %d cells, %d interaction rows", args.sample, adata.n_obs,
                 len(adata.uns[K.COMMUNICATION][K.TABLE_INTERACTIONS]))
     io.write_h5ad(record, args.output)
+
+
+def _run_niches(args: argparse.Namespace) -> None:
+    from .. import get, io, pl, tl
+
+    adata = read_h5ad(args.input)
+    records = []
+    for path in args.communication:
+        record = read_h5ad(path).uns.get(K.COMMUNICATION)
+        if not isinstance(record, dict) or K.TABLE_INTERACTIONS not in record:
+            raise InputError(f"file {path} holds no communication record; make it with "
+                             "`repertoire communication`.")
+        records.append(record)
+    adata.uns[K.COMMUNICATION] = io.join_records(records)
+    tl.niche_scores(adata, niches=args.niches)
+    tl.communication_programmes(adata, n_programmes=args.n_programmes, seed=args.seed)
+    tl.spatial_niches(adata, n_neighbors=args.spatial_neighbors,
+                      n_niches=args.n_neighbourhoods, random_state=args.seed)
+    tl.niche_outcomes(adata, landmark=args.landmark, n_boot=args.n_boot,
+                      random_state=args.seed)
+    write_tables(args, NICHES, {
+        "communication": get.communication(adata),
+        "niche_scores": get.niche_scores(adata),
+        "niche_outcomes": get.niche_outcomes(adata),
+        "niche_patients": get.niche_outcomes(adata, "patients"),
+        "programme_scores": get.communication_programmes(adata),
+        "programmes": get.communication_programmes(adata, "programmes"),
+        "spatial_samples": get.spatial_niches(adata),
+        "spatial_pairs": get.spatial_niches(adata, "pairs"),
+        "spatial_neighbourhoods": get.spatial_niches(adata, "neighbourhoods"),
+        "spatial_abundances": get.spatial_niches(adata, "abundances"),
+    }, beside=args.output)
+    write_figures(args, NICHES, {
+        "niche_heatmap": lambda save: pl.niche_heatmap(adata, show=False, save=save),
+    }, beside=args.output)
+    niches = list(get.niche_scores(adata)["niche"].cat.categories)
+    sections = get.spatial_niches(adata)
+    sections = sections.loc[sections["graph"] == "spatial", K.SAMPLE].astype(str).tolist()
+    draw({
+        **{f"{NICHE_FIGURES}/{n}": lambda save, n=n: pl.niche_outcomes(
+            adata, n, show=False, save=save) for n in niches},
+        **{f"{INTERACTION_FIGURES}/{n}": lambda save, n=n: pl.interactions(
+            adata, niche=n, show=False, save=save) for n in niches},
+        **{f"{SPATIAL_FIGURES}/{s}": lambda save, s=s: pl.spatial_niches(
+            adata, s, show=False, save=save) for s in sections},
+    }, output_dir(args, "figures", args.output), args.figure_format)
+    io.write_h5ad(adata, args.output)

@@ -375,3 +375,31 @@ def spatial_niches(
     """
     _choice("table", table, SPATIAL_TABLES)
     return _table(adata, key, table, "repertoire.tl.spatial_niches")
+
+
+@doc_params
+def niche_outcomes(
+    adata: AnnData,
+    table: Literal["outcomes", "patients"] = "outcomes",
+    *,
+    key: str = K.NICHE_OUTCOMES,
+) -> pd.DataFrame:
+    """Niche measures compared between relapsing and remitting patients.
+
+    Parameters
+    ----------
+    {adata}
+        After :func:`repertoire.tl.niche_outcomes`.
+    table
+        ``outcomes`` (one row per stratum, family, feature and measure: effect, interval,
+        exact p beside the smallest possible p, q, rank) or ``patients`` (each patient's value
+        behind every test).
+    key
+        Key of the niche outcome record in ``.uns``.
+
+    Returns
+    -------
+    The table asked for.
+    """
+    _choice("table", table, (K.TABLE_OUTCOMES, K.TABLE_PATIENTS))
+    return _table(adata, key, table, "repertoire.tl.niche_outcomes")

@@ -5,7 +5,14 @@
 """
 
 from ._airr import chain_table, concat_airr
-from ._read import concat_samples, read_cohort, read_gex, read_spatial, read_vdj
+from ._read import (
+    concat_samples,
+    join_records,
+    read_cohort,
+    read_gex,
+    read_spatial,
+    read_vdj,
+)
 from ._samplesheet import FILE_COLUMNS, read_samplesheet
 from ._samplesheet import OPTIONAL_COLUMNS as OPTIONAL_FILE_COLUMNS
 from ._write import atomic_path, write_h5ad, write_table
@@ -17,6 +24,7 @@ __all__ = [
     "chain_table",
     "concat_airr",
     "concat_samples",
+    "join_records",
     "read_cohort",
     "read_gex",
     "read_samplesheet",

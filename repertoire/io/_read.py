@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anndata as ad
@@ -377,19 +377,37 @@ def concat_samples(parts: Sequence[AnnData], *, index_chains: bool = True) -> An
 
 
 def _joined_records(parts: Sequence[AnnData]) -> dict[str, dict]:
-    """Return the ``.uns`` records holding tables in every part, their tables stacked."""
-    def has_tables(value: object) -> bool:
-        return isinstance(value, dict) and any(isinstance(v, pd.DataFrame) for v in value.values())
-
+    """Return the ``.uns`` records holding tables in every part, joined."""
     shared = [key for key, value in parts[0].uns.items()
-              if has_tables(value) and all(has_tables(p.uns.get(key)) for p in parts[1:])]
+              if _has_tables(value) and all(_has_tables(p.uns.get(key)) for p in parts[1:])]
+    return {key: join_records([p.uns[key] for p in parts]) for key in shared}
+
+
+def _has_tables(value: object) -> bool:
+    return isinstance(value, Mapping) and any(isinstance(v, pd.DataFrame) for v in value.values())
+
+
+def join_records(records: Sequence[Mapping]) -> dict:
+    """Join the result records of one tool run sample by sample into one.
+
+    Parameters
+    ----------
+    records
+        One record per sample, each a mapping such as ``.uns["qc"]`` of :func:`repertoire.pp.qc`
+        or ``.uns["communication"]`` of :func:`repertoire.tl.communication`: tables as
+        DataFrames holding the sample's rows, and the parameters, the same for every sample.
+
+    Returns
+    -------
+    A mapping with the keys of the first record: each table stacked over the records in their
+    order, every other value taken from the first record.
+    """
+    if not records:
+        raise InputError("no records to join.")
     return {
-        key: {
-            name: pd.concat([p.uns[key][name] for p in parts], ignore_index=True)
-            if isinstance(value, pd.DataFrame) else value
-            for name, value in parts[0].uns[key].items()
-        }
-        for key in shared
+        key: pd.concat([r[key] for r in records], ignore_index=True)
+        if isinstance(value, pd.DataFrame) else value
+        for key, value in records[0].items()
     }
 
 

@@ -90,7 +90,7 @@ def niche_outcomes(
     and measure, with the columns of :func:`repertoire.tl.compare_outcomes`, ``feature``
     naming the niche or programme, ``effect_standardized`` (the effect over the standard
     deviation of all patients' values) and ``rank``, the feature's place within its stratum,
-    family and measure by p, then by standardised effect) and ``patients`` (the value of every
+    family and measure by p, equal p sharing the best place) and ``patients`` (the value of every
     patient in every stratum: the points behind each test).
     """
     sources = [s for s in (*SOURCES, *extra) if s[1] in adata.uns]
@@ -149,8 +149,10 @@ def niche_outcomes(
 
 
 def _ranks(table: pd.DataFrame, groups: list[str]) -> pd.Series:
-    """Each row's place within its group: smallest p first, larger standardised effect on ties."""
-    ordered = table.assign(_size=-table["effect_standardized"].abs().fillna(0)).sort_values(
-        [*groups, "p", "_size"], kind="stable")
-    ranks = ordered.groupby(groups, observed=True, sort=False).cumcount() + 1
-    return ranks.reindex(table.index)
+    """Each row's place within its group by p, equal p sharing the best place (1, 1, 3, ...).
+
+    With few patients many features reach the same smallest possible p: none of them is
+    ahead of another, and ``effect_standardized`` says how far apart the outcomes lie.
+    """
+    return (table.groupby(groups, observed=True, sort=False)["p"]
+            .rank(method="min").astype("Int64"))

@@ -3,7 +3,7 @@ rule bcr:
         # B-cell states combine the receptor with the annotation's lineage and cell type
         rules.annotate.output.cohort,
     output:
-        cohort=result("cohort.h5ad"),
+        cohort=result("cohort_bcr.h5ad"),
         tables=step_tables("bcr"),
         figures=step_figures("bcr"),
         patients=directory(result(f"figures/{PATIENT_FIGURES}")),

@@ -8,7 +8,13 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from repertoire import InputError
-from repertoire.cli import PATIENT_FIGURES, STEPS
+from repertoire.cli import (
+    INTERACTION_FIGURES,
+    NICHE_FIGURES,
+    PATIENT_FIGURES,
+    SPATIAL_FIGURES,
+    STEPS,
+)
 from repertoire.io import FILE_COLUMNS, read_samplesheet
 
 validate(config, "../schemas/config.schema.yaml")

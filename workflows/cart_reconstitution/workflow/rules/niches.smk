@@ -1,0 +1,81 @@
+rule communication:
+    input:
+        # expression and cell types; only this sample's cells are read
+        cohort=rules.annotate.output.cohort,
+        resource=[config["communication"]["resource"]]
+        if config["communication"]["resource"]
+        and not config["communication"]["resource"].startswith("liana:")
+        else [],
+    output:
+        result("communication/{sample}.h5ad"),
+    log:
+        result("logs/communication/{sample}.log"),
+    params:
+        python=python(),
+        groupby=config["communication"]["groupby"],
+        resource=lambda wildcards: (
+            f"--resource {shlex.quote(config['communication']['resource'])}"
+            if config["communication"]["resource"]
+            else ""
+        ),
+        n_perms=config["communication"]["n_perms"],
+        min_fraction=config["communication"]["min_fraction"],
+        min_cells=config["communication"]["min_cells"],
+        seed=config["communication"]["seed"],
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: 2000 + int(input.size_mb),
+        runtime=30,
+    benchmark:
+        result("benchmarks/communication/{sample}.tsv")
+    shell:
+        "{params.python:q} -m repertoire communication {input.cohort:q}"
+        " --sample {wildcards.sample:q} --output {output:q} --groupby {params.groupby:q}"
+        " {params.resource} --n-perms {params.n_perms} --min-fraction {params.min_fraction}"
+        " --min-cells {params.min_cells} --seed {params.seed} --threads {threads}"
+        " 2> {log:q}"
+
+
+rule niches:
+    input:
+        cohort=rules.bcr.output.cohort,
+        communication=expand(result("communication/{sample}.h5ad"), sample=SAMPLES.index),
+        # a user's niche definitions: a changed file reruns the niches
+        niches=[config["niches"]["niches"]] if config["niches"]["niches"] else [],
+    output:
+        cohort=result("cohort.h5ad"),
+        tables=step_tables("niches"),
+        figures=step_figures("niches"),
+        niches=directory(result(f"figures/{NICHE_FIGURES}")),
+        interactions=directory(result(f"figures/{INTERACTION_FIGURES}")),
+        spatial=directory(result(f"figures/{SPATIAL_FIGURES}")),
+    log:
+        result("logs/niches.log"),
+    params:
+        python=python(),
+        outputs=step_options,
+        niches=lambda wildcards, input: (
+            f"--niches {shlex.quote(input.niches[0])}" if input.niches else ""
+        ),
+        n_programmes=config["niches"]["n_programmes"],
+        n_neighbourhoods=config["niches"]["n_neighbourhoods"],
+        spatial_neighbors=config["niches"]["spatial_neighbors"],
+        landmark=(
+            f"--landmark {config['niches']['landmark']}"
+            if config["niches"]["landmark"] is not None
+            else ""
+        ),
+        n_boot=config["niches"]["n_boot"],
+        seed=config["niches"]["seed"],
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input: 4000 + 6 * int(input.size_mb),
+        runtime=60,
+    benchmark:
+        result("benchmarks/niches.tsv")
+    shell:
+        "{params.python:q} -m repertoire niches {input.cohort:q} {input.communication:q}"
+        " --output {output.cohort:q} {params.outputs} {params.niches}"
+        " --n-programmes {params.n_programmes} --n-neighbourhoods {params.n_neighbourhoods}"
+        " --spatial-neighbors {params.spatial_neighbors} {params.landmark}"
+        " --n-boot {params.n_boot} --seed {params.seed} 2> {log:q}"
