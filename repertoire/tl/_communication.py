@@ -173,11 +173,12 @@ def communication(
     with _threads(n_jobs):
         for number, sample in enumerate(progress(samples.cat.categories, desc="communication")):
             cells = order[bounds[number]:bounds[number + 1]]
-            block, groups = _score_sample(matrix[cells], codes[cells], labels.cat.categories,
+            block, groups = _score_sample(matrix, cells, codes[cells], labels.cat.categories,
                                           design, settings, str(sample))
             group_rows.append(groups.assign(sample=number))
             if block is not None:
-                blocks.append(block.assign(sample=number))
+                block["sample"] = np.full(len(block["source"]), number, dtype=np.int32)
+                blocks.append(block)
 
     result = _table(blocks, design, labels.cat.categories, samples.cat.categories, sample_key)
     groups = pd.concat(group_rows, ignore_index=True)
@@ -270,9 +271,8 @@ def _design(adata: AnnData, table: pd.DataFrame, gene_symbols: str | None) -> _D
     table = table[keep].reset_index(drop=True)
     entities = list(dict.fromkeys([*table["ligand"], *table["receptor"]]))
     entity_of = {name: i for i, name in enumerate(entities)}
-    columns = list(dict.fromkeys(
-        index[gene.upper()] for name in entities for gene in subunits(name)
-    ))
+    # ascending column order keeps every slice of the matrix in canonical (sorted) order
+    columns = sorted({index[gene.upper()] for name in entities for gene in subunits(name)})
     position = {column: i for i, column in enumerate(columns)}
     members = [list(dict.fromkeys(position[index[gene.upper()]] for gene in subunits(name)))
                for name in entities]
@@ -305,9 +305,10 @@ def _resource_matrix(adata: AnnData, layer: str | None, genes: np.ndarray) -> sp
     return matrix
 
 
-def _score_sample(matrix: sp.csr_matrix, codes: np.ndarray, categories: pd.Index,
-                  design: _Design, settings: _Settings, sample: str):
-    """Score one sample: the rows of its interaction table (or None) and its group sizes."""
+def _score_sample(matrix: sp.csr_matrix, cells: np.ndarray, codes: np.ndarray,
+                  categories: pd.Index, design: _Design, settings: _Settings, sample: str):
+    """Score the ``cells`` of one sample: the columns of its rows of the interaction table
+    (or None) and its group sizes."""
     sizes = np.bincount(codes, minlength=len(categories))
     scored = np.flatnonzero(sizes >= settings.min_cells)
     groups = pd.DataFrame({"group": np.flatnonzero(sizes), "n_cells": sizes[sizes > 0]})
@@ -324,7 +325,8 @@ def _score_sample(matrix: sp.csr_matrix, codes: np.ndarray, categories: pd.Index
     slots = slot_of[codes].astype(dtype)
     slot_sizes = np.append(sizes[scored], max(len(codes) - sizes[scored].sum(), 1)).astype(float)
 
-    csc = matrix.tocsc()
+    whole = len(cells) == matrix.shape[0] and np.array_equal(cells, np.arange(len(cells)))
+    csc = (matrix if whole else matrix[cells]).tocsc()  # the row slice is freed right away
     csc.sort_indices()
     observed_sums = np.empty((csc.shape[1], 1, n_scored + 1))
     kernels.permuted_sums(csc.indptr, csc.indices, csc.data, np.ascontiguousarray(slots[:, None]),
@@ -367,14 +369,15 @@ def _score_sample(matrix: sp.csr_matrix, codes: np.ndarray, categories: pd.Index
         pvalue[rows] = counts / settings.n_perms
 
     l_mean, r_mean = lig_mean[inter, source], rec_mean[inter, target]
-    block = pd.DataFrame({
-        "source": scored[source], "target": scored[target], "interaction": inter,
+    block = {
+        "source": scored[source].astype(np.int32), "target": scored[target].astype(np.int32),
+        "interaction": inter.astype(np.int32),
         "ligand_mean": l_mean, "receptor_mean": r_mean,
         "ligand_fraction": lig_frac[inter, source], "receptor_fraction": rec_frac[inter, target],
         "n_source": sizes[scored[source]], "n_target": sizes[scored[target]],
         "mean": np.where((l_mean > 0) & (r_mean > 0), (l_mean + r_mean) / 2.0, 0.0),
         "pvalue": pvalue,
-    })
+    }
     return block, groups
 
 
@@ -410,7 +413,7 @@ def _permutation_counts(csc, slots, slot_sizes, entity_genes, lig, rec, source, 
     entity_ptr = np.zeros(len(needed) + 1, dtype=np.int64)
     entity_ptr[1:] = np.cumsum((members >= 0).sum(axis=1))
     flat = gene_local[members[members >= 0]]
-    sub = csc[:, genes]
+    sub = csc if len(genes) == csc.shape[1] else csc[:, genes]
     sub.sort_indices()
     lig, rec = local[lig], local[rec]
     source, target = source.astype(np.int64), target.astype(np.int64)
@@ -436,30 +439,31 @@ def _permutation_counts(csc, slots, slot_sizes, entity_genes, lig, rec, source, 
 
 def _table(blocks, design: _Design, groups: pd.Index, samples: pd.Index,
            sample_key: str | None) -> pd.DataFrame:
-    columns = ["source", "target", "interaction", "ligand_mean", "receptor_mean",
-               "ligand_fraction", "receptor_fraction", "n_source", "n_target", "mean", "pvalue",
-               "sample"]
-    frame = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(
-        {c: np.array([], dtype=np.int64 if c in ("source", "target", "interaction", "sample",
-                                                 "n_source", "n_target") else float)
-         for c in columns})
-    inter = frame["interaction"].to_numpy()
-    table = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    integers = ("source", "target", "interaction", "sample", "n_source", "n_target")
+    floats = ("ligand_mean", "receptor_mean", "ligand_fraction", "receptor_fraction", "mean",
+              "pvalue")
+    frame = {
+        column: np.concatenate([block.pop(column) for block in blocks]) if blocks
+        else np.array([], dtype=np.int32 if column in integers else float)
+        for column in (*integers, *floats)
+    }
+    inter = frame["interaction"]
+    table = pd.DataFrame(index=pd.RangeIndex(len(inter)))
     if sample_key is not None:
-        table[K.SAMPLE] = pd.Categorical.from_codes(frame["sample"].to_numpy(),
+        table[K.SAMPLE] = pd.Categorical.from_codes(frame["sample"],
                                                     categories=samples.astype(str))
     for column in ("source", "target"):
-        table[column] = pd.Categorical.from_codes(frame[column].to_numpy(), categories=groups)
+        table[column] = pd.Categorical.from_codes(frame[column], categories=groups)
     names = design.table
     for column in ("interaction", "ligand", "receptor", "axis"):
         codes, uniques = pd.factorize(names[column])  # missing values (no axis) code -1
         table[column] = pd.Categorical.from_codes(codes[inter], categories=uniques.astype(str))
     for column in ("ligand_mean", "receptor_mean", "ligand_fraction", "receptor_fraction"):
-        table[column] = frame[column].to_numpy(dtype=float)
+        table[column] = frame.pop(column).astype(float, copy=False)
     for column in ("n_source", "n_target"):
-        table[column] = frame[column].to_numpy(dtype=np.int64)
-    table["mean"] = frame["mean"].to_numpy(dtype=float)
-    table["pvalue"] = frame["pvalue"].to_numpy(dtype=float)
+        table[column] = frame.pop(column).astype(np.int64, copy=False)
+    table["mean"] = frame.pop("mean").astype(float, copy=False)
+    table["pvalue"] = frame.pop("pvalue").astype(float, copy=False)
     return table
 
 
