@@ -185,7 +185,7 @@ def communication(
     groups = _groups_table(groups, labels.cat.categories, samples.cat.categories, sample_key)
     logger.info(
         "communication: %d interactions with all genes in the data, %d sample(s), %d rows "
-        "(%d tested)", len(design.table), len(samples.cat.categories), len(result),
+        "(%d with a p-value)", len(design.table), len(samples.cat.categories), len(result),
         int(result["pvalue"].notna().sum()),
     )
     params = {
