@@ -328,10 +328,10 @@ def _score_sample(matrix: sp.csr_matrix, cells: np.ndarray, codes: np.ndarray,
     whole = len(cells) == matrix.shape[0] and np.array_equal(cells, np.arange(len(cells)))
     csc = (matrix if whole else matrix[cells]).tocsc()  # the row slice is freed right away
     csc.sort_indices()
-    observed_sums = np.empty((csc.shape[1], 1, n_scored + 1))
+    observed_sums = np.empty((csc.shape[1], n_scored + 1, 1))
     kernels.permuted_sums(csc.indptr, csc.indices, csc.data, np.ascontiguousarray(slots[:, None]),
                           observed_sums)
-    observed_sums = observed_sums[:, 0, :]
+    observed_sums = observed_sums[:, :, 0]
     positive = kernels.positive_counts(csc.indptr, csc.indices, csc.data, slots, n_scored + 1)
     entity_genes = _entity_genes(design, observed_sums, settings.complex_policy)
 
@@ -415,14 +415,17 @@ def _permutation_counts(csc, slots, slot_sizes, entity_genes, lig, rec, source, 
     flat = gene_local[members[members >= 0]]
     sub = csc if len(genes) == csc.shape[1] else csc[:, genes]
     sub.sort_indices()
-    lig, rec = local[lig], local[rec]
-    source, target = source.astype(np.int64), target.astype(np.int64)
+    # pairs sorted by ligand and sender: consecutive pairs read the same ligand means
+    order = np.lexsort((target, local[rec], source, local[lig]))
+    lig, rec = local[lig][order], local[rec][order]
+    source, target = source[order].astype(np.int64), target[order].astype(np.int64)
+    observed = observed[order]
 
     n_cells, n_slots = len(slots), len(slot_sizes)
     per_call = kernels.chunk_size(n_slots, n_perms)
     per_block = max(per_call, min(n_perms, LABEL_BYTES // max(n_cells, 1)))
-    sums = np.empty((len(genes), per_call, n_slots))
-    means = np.empty((len(needed), n_slots, per_call))
+    sums = np.empty((len(genes), n_slots, per_call))
+    means = np.empty((len(needed), n_slots, kernels.means_width(len(needed), n_slots, per_call)))
     counts = np.zeros(len(lig), dtype=np.int64)
     done = 0
     while done < n_perms:
@@ -430,11 +433,14 @@ def _permutation_counts(csc, slots, slot_sizes, entity_genes, lig, rec, source, 
         for start in range(0, len(block), per_call):
             labels = np.ascontiguousarray(block[start:start + per_call].T)
             width = labels.shape[1]
-            kernels.permuted_sums(sub.indptr, sub.indices, sub.data, labels, sums[:, :width])
-            kernels.count_exceedances(sums[:, :width], slot_sizes, entity_ptr, flat, lig, rec,
-                                      source, target, observed, means[:, :, :width], counts)
+            kernels.permuted_sums(sub.indptr, sub.indices, sub.data, labels,
+                                  sums[:, :, :width])
+            kernels.count_exceedances(sums[:, :, :width], slot_sizes, entity_ptr, flat, lig, rec,
+                                      source, target, observed, means, counts)
         done += len(block)
-    return counts
+    restored = np.empty_like(counts)
+    restored[order] = counts
+    return restored
 
 
 def _table(blocks, design: _Design, groups: pd.Index, samples: pd.Index,
