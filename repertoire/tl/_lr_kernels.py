@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-# bytes of one gene's accumulator (permutations x slots x 8): half the first-level data cache
+# bytes of one gene's accumulator (slots x permutations x 8): half the first-level data cache
 ACCUMULATOR_BYTES = 24 * 1024
 # bytes of the entity means that the counting reads at random: half the last-level cache, but
 # never fewer than MIN_WIDTH permutations per pass (each pass costs a little per pair)
