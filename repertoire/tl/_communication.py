@@ -323,16 +323,18 @@ def _score_sample(matrix: sp.csr_matrix, cells: np.ndarray, codes: np.ndarray,
     slot_of[scored] = np.arange(n_scored)
     dtype = np.uint8 if n_scored < 255 else np.uint16
     slots = slot_of[codes].astype(dtype)
-    slot_sizes = np.append(sizes[scored], max(len(codes) - sizes[scored].sum(), 1)).astype(float)
+    rest = len(codes) - int(sizes[scored].sum())  # cells of groups too small to score
+    slot_sizes = np.append(sizes[scored], [rest] if rest else []).astype(float)
+    n_slots = len(slot_sizes)
 
     whole = len(cells) == matrix.shape[0] and np.array_equal(cells, np.arange(len(cells)))
     csc = (matrix if whole else matrix[cells]).tocsc()  # the row slice is freed right away
     csc.sort_indices()
-    observed_sums = np.empty((csc.shape[1], n_scored + 1, 1))
+    observed_sums = np.empty((csc.shape[1], n_slots, 1))
     kernels.permuted_sums(csc.indptr, csc.indices, csc.data, np.ascontiguousarray(slots[:, None]),
                           observed_sums)
     observed_sums = observed_sums[:, :, 0]
-    positive = kernels.positive_counts(csc.indptr, csc.indices, csc.data, slots, n_scored + 1)
+    positive = kernels.positive_counts(csc.indptr, csc.indices, csc.data, slots, n_slots)
     entity_genes = _entity_genes(design, observed_sums, settings.complex_policy)
 
     # entities per scored group: weakest subunit's mean (sum / size, as the kernel divides)
