@@ -181,13 +181,14 @@ def _routes(adata, pairs) -> None:
           f"{time.perf_counter() - start:6.2f} s")
     csc = csr.tocsc()
     per_call = kernels.chunk_size(n_slots, N_PERMS)
-    sums = np.empty((csc.shape[1], per_call, n_slots))
+    sums = np.empty((csc.shape[1], n_slots, per_call))
     kernels.permuted_sums(csc.indptr, csc.indices, csc.data,
                           np.ascontiguousarray(labels[:per_call].T), sums)
     start = time.perf_counter()
     for block in range(0, N_PERMS, per_call):
         part = np.ascontiguousarray(labels[block:block + per_call].T)
-        kernels.permuted_sums(csc.indptr, csc.indices, csc.data, part, sums[:, :part.shape[1]])
+        kernels.permuted_sums(csc.indptr, csc.indices, csc.data, part,
+                              sums[:, :, :part.shape[1]])
     print(f"  repertoire: per gene, chunks of {per_call} permutations in L1          "
           f"{time.perf_counter() - start:6.2f} s")
 

@@ -380,6 +380,9 @@ def test_determinism_inplace_and_store(lognorm, tmp_path):
     first = rp.tl.communication(adata, K.TRUE_CELL_TYPE, n_perms=100, seed=3, inplace=False)
     second = rp.tl.communication(adata, K.TRUE_CELL_TYPE, n_perms=100, seed=3, inplace=False)
     pd.testing.assert_frame_equal(first, second)
+    threads = rp.tl.communication(adata, K.TRUE_CELL_TYPE, n_perms=100, seed=3, n_jobs=2,
+                                  inplace=False)
+    pd.testing.assert_frame_equal(first, threads)  # threads share out genes and pairs only
     other = rp.tl.communication(adata, K.TRUE_CELL_TYPE, n_perms=100, seed=4, inplace=False)
     assert not np.array_equal(first["pvalue"], other["pvalue"])
     pd.testing.assert_frame_equal(adata.obs, before[0])

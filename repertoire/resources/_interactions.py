@@ -126,7 +126,7 @@ def subunits(symbol: str) -> list[str]:
 
 
 def _read_text(text: str, sep: str, source: str) -> tuple[pd.DataFrame, list[str]]:
-    """The table in ``text`` (comments and blank lines skipped) and each row's line name."""
+    """Parse the table in ``text`` (comments, blank lines skipped) and name each row's line."""
     kept = [
         (number, line) for number, line in enumerate(text.splitlines(), start=1)
         if line.strip() and not line.lstrip().startswith("#")
@@ -215,7 +215,7 @@ def _symbol(value: object, where: str) -> str:
 
 
 def _liana(name: str) -> pd.DataFrame:
-    """The resource ``name`` of the table that the installed liana package ships, read offline."""
+    """Read the resource ``name`` of the table the installed liana package ships, offline."""
     try:
         spec = importlib.util.find_spec("liana")
     except (ImportError, ValueError):

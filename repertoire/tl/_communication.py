@@ -141,8 +141,9 @@ def communication(
     -------
     With ``inplace=False``, the interaction table; otherwise ``None``, and
     ``.uns[key_added]`` holds ``interactions`` (that table), ``groups`` (one row per sample and
-    group: ``n_cells`` and whether it was ``scored``) and ``params`` (every argument, the seed
-    included). The interaction table has one row per sample (``sample_id``, with
+    group present: ``n_cells``, whether it was ``scored``, and the group's mean expression of
+    every resource gene, one column per upper-cased symbol) and ``params`` (every argument,
+    the seed included). The interaction table has one row per sample (``sample_id``, with
     ``sample_key``), sender group (``source``), receiver group (``target``) and interaction
     (``interaction``, ``ligand``, ``receptor``, ``axis``), with ``ligand_mean``,
     ``receptor_mean``, ``ligand_fraction``, ``receptor_fraction`` (expressing fractions),
@@ -174,18 +175,19 @@ def communication(
     with _threads(n_jobs):
         for number, sample in enumerate(progress(samples.cat.categories, desc="communication")):
             cells = order[bounds[number]:bounds[number + 1]]
-            block, groups = _score_sample(matrix[cells], codes[cells], labels.cat.categories,
+            block, groups = _score_sample(matrix, cells, codes[cells], labels.cat.categories,
                                           design, settings, str(sample))
             group_rows.append(groups.assign(sample=number))
             if block is not None:
-                blocks.append(block.assign(sample=number))
+                block["sample"] = np.full(len(block["source"]), number, dtype=np.int32)
+                blocks.append(block)
 
     result = _table(blocks, design, labels.cat.categories, samples.cat.categories, sample_key)
     groups = pd.concat(group_rows, ignore_index=True)
     groups = _groups_table(groups, labels.cat.categories, samples.cat.categories, sample_key)
     logger.info(
         "communication: %d interactions with all genes in the data, %d sample(s), %d rows "
-        "(%d tested)", len(design.table), len(samples.cat.categories), len(result),
+        "(%d with a p-value)", len(design.table), len(samples.cat.categories), len(result),
         int(result["pvalue"].notna().sum()),
     )
     params = {
@@ -216,6 +218,7 @@ class _Design:
 
     table: pd.DataFrame  # interactions kept, in resource order
     genes: np.ndarray  # column positions in adata of the genes used
+    symbols: list[str]  # their upper-cased symbols
     entity_genes: np.ndarray  # entities x subunits: indices into ``genes``, -1 pads
     ligand: np.ndarray  # entity of each interaction's ligand
     receptor: np.ndarray  # entity of each interaction's receptor
@@ -271,18 +274,20 @@ def _design(adata: AnnData, table: pd.DataFrame, gene_symbols: str | None) -> _D
     table = table[keep].reset_index(drop=True)
     entities = list(dict.fromkeys([*table["ligand"], *table["receptor"]]))
     entity_of = {name: i for i, name in enumerate(entities)}
-    columns = list(dict.fromkeys(
-        index[gene.upper()] for name in entities for gene in subunits(name)
-    ))
+    # ascending column order keeps every slice of the matrix in canonical (sorted) order
+    columns = sorted({index[gene.upper()] for name in entities for gene in subunits(name)})
     position = {column: i for i, column in enumerate(columns)}
     members = [list(dict.fromkeys(position[index[gene.upper()]] for gene in subunits(name)))
                for name in entities]
     entity_genes = np.full((len(members), max(map(len, members))), -1, dtype=np.int64)
     for row, genes in enumerate(members):
         entity_genes[row, :len(genes)] = genes
+    symbol_of = {index[gene.upper()]: gene.upper() for name in entities
+                 for gene in subunits(name)}
     return _Design(
         table=table,
         genes=np.array(columns, dtype=np.int64),
+        symbols=[symbol_of[column] for column in columns],
         entity_genes=entity_genes,
         ligand=np.array([entity_of[name] for name in table["ligand"]], dtype=np.int64),
         receptor=np.array([entity_of[name] for name in table["receptor"]], dtype=np.int64),
@@ -291,7 +296,7 @@ def _design(adata: AnnData, table: pd.DataFrame, gene_symbols: str | None) -> _D
 
 
 def _resource_matrix(adata: AnnData, layer: str | None, genes: np.ndarray) -> sp.csr_matrix:
-    """The resource's genes (columns) of every cell as a float64 CSR matrix."""
+    """Return the resource's genes (columns) of every cell as a float64 CSR matrix."""
     data = adata.X if layer is None else adata.layers[layer]
     if sp.issparse(data):
         matrix = sp.csr_matrix(data[:, genes], dtype=np.float64)
@@ -306,13 +311,18 @@ def _resource_matrix(adata: AnnData, layer: str | None, genes: np.ndarray) -> sp
     return matrix
 
 
-def _score_sample(matrix: sp.csr_matrix, codes: np.ndarray, categories: pd.Index,
-                  design: _Design, settings: _Settings, sample: str):
-    """Score one sample: the rows of its interaction table (or None) and its group sizes."""
+def _score_sample(matrix: sp.csr_matrix, cells: np.ndarray, codes: np.ndarray,
+                  categories: pd.Index, design: _Design, settings: _Settings, sample: str):
+    """Score the ``cells`` of one sample.
+
+    Returns the columns of its rows of the interaction table (or None) and its groups.
+    """
     sizes = np.bincount(codes, minlength=len(categories))
     scored = np.flatnonzero(sizes >= settings.min_cells)
-    groups = pd.DataFrame({"group": np.flatnonzero(sizes), "n_cells": sizes[sizes > 0]})
-    groups["scored"] = groups["n_cells"] >= settings.min_cells
+    whole = len(cells) == matrix.shape[0] and np.array_equal(cells, np.arange(len(cells)))
+    rows = matrix if whole else matrix[cells]
+    groups = _group_means(rows, codes, sizes, design.symbols)
+    groups.insert(2, "scored", groups["n_cells"] >= settings.min_cells)
     if not len(scored):
         logger.info("communication: sample %s has no group of at least %d cells; no rows.",
                     sample, settings.min_cells)
@@ -323,15 +333,18 @@ def _score_sample(matrix: sp.csr_matrix, codes: np.ndarray, categories: pd.Index
     slot_of[scored] = np.arange(n_scored)
     dtype = np.uint8 if n_scored < 255 else np.uint16
     slots = slot_of[codes].astype(dtype)
-    slot_sizes = np.append(sizes[scored], max(len(codes) - sizes[scored].sum(), 1)).astype(float)
+    rest = len(codes) - int(sizes[scored].sum())  # cells of groups too small to score
+    slot_sizes = np.append(sizes[scored], [rest] if rest else []).astype(float)
+    n_slots = len(slot_sizes)
 
-    csc = matrix.tocsc()
+    csc = rows.tocsc()
+    del rows  # the row slice is freed right away
     csc.sort_indices()
-    observed_sums = np.empty((csc.shape[1], 1, n_scored + 1))
+    observed_sums = np.empty((csc.shape[1], n_slots, 1))
     kernels.permuted_sums(csc.indptr, csc.indices, csc.data, np.ascontiguousarray(slots[:, None]),
                           observed_sums)
-    observed_sums = observed_sums[:, 0, :]
-    positive = kernels.positive_counts(csc.indptr, csc.indices, csc.data, slots, n_scored + 1)
+    observed_sums = observed_sums[:, :, 0]
+    positive = kernels.positive_counts(csc.indptr, csc.indices, csc.data, slots, n_slots)
     entity_genes = _entity_genes(design, observed_sums, settings.complex_policy)
 
     # entities per scored group: weakest subunit's mean (sum / size, as the kernel divides)
@@ -368,20 +381,37 @@ def _score_sample(matrix: sp.csr_matrix, codes: np.ndarray, categories: pd.Index
         pvalue[rows] = counts / settings.n_perms
 
     l_mean, r_mean = lig_mean[inter, source], rec_mean[inter, target]
-    block = pd.DataFrame({
-        "source": scored[source], "target": scored[target], "interaction": inter,
+    block = {
+        "source": scored[source].astype(np.int32), "target": scored[target].astype(np.int32),
+        "interaction": inter.astype(np.int32),
         "ligand_mean": l_mean, "receptor_mean": r_mean,
         "ligand_fraction": lig_frac[inter, source], "receptor_fraction": rec_frac[inter, target],
         "n_source": sizes[scored[source]], "n_target": sizes[scored[target]],
         "mean": np.where((l_mean > 0) & (r_mean > 0), (l_mean + r_mean) / 2.0, 0.0),
         "pvalue": pvalue, "tested": is_tested,
-    })
+    }
     return block, groups
 
 
+def _group_means(rows: sp.csr_matrix, codes: np.ndarray, sizes: np.ndarray,
+                 symbols: list[str]) -> pd.DataFrame:
+    """Return each present group's cells and mean expression of every resource gene."""
+    present = np.flatnonzero(sizes)
+    onehot = sp.csr_matrix(
+        (np.ones(len(codes)), (np.searchsorted(present, codes), np.arange(len(codes)))),
+        shape=(len(present), len(codes)),
+    )
+    means = np.asarray((onehot @ rows).todense()) / sizes[present][:, None]
+    groups = pd.DataFrame({"group": present, "n_cells": sizes[present]})
+    return pd.concat([groups, pd.DataFrame(means, columns=symbols)], axis=1)
+
+
 def _entity_genes(design: _Design, observed_sums: np.ndarray, policy: str) -> np.ndarray:
-    """Each entity's subunits; under ``min_overall`` the one with the lowest overall mean
-    (the first of equals, as squidpy)."""
+    """Return each entity's subunits.
+
+    Under ``min_overall`` only the one with the lowest overall mean (the first of equals, as
+    squidpy).
+    """
     if policy == "min":
         return design.entity_genes
     totals = np.append(observed_sums.sum(axis=1), np.inf)[design.entity_genes]  # pads: inf
@@ -390,8 +420,10 @@ def _entity_genes(design: _Design, observed_sums: np.ndarray, policy: str) -> np
 
 
 def _lowest(values: np.ndarray, entity_genes: np.ndarray) -> np.ndarray:
-    """Per entity (row of ``entity_genes``, -1 pads), the lowest of its genes' ``values``
-    (genes x slots)."""
+    """Return per entity the lowest of its genes' ``values`` (genes x slots).
+
+    Entities are the rows of ``entity_genes``, padded with -1.
+    """
     padded = np.concatenate([np.asarray(values, dtype=float),
                              np.full((1, values.shape[1]), np.inf)])
     return padded[entity_genes].min(axis=1)
@@ -411,16 +443,19 @@ def _permutation_counts(csc, slots, slot_sizes, entity_genes, lig, rec, source, 
     entity_ptr = np.zeros(len(needed) + 1, dtype=np.int64)
     entity_ptr[1:] = np.cumsum((members >= 0).sum(axis=1))
     flat = gene_local[members[members >= 0]]
-    sub = csc[:, genes]
+    sub = csc if len(genes) == csc.shape[1] else csc[:, genes]
     sub.sort_indices()
-    lig, rec = local[lig], local[rec]
-    source, target = source.astype(np.int64), target.astype(np.int64)
+    # pairs sorted by ligand and sender: consecutive pairs read the same ligand means
+    order = np.lexsort((target, local[rec], source, local[lig]))
+    lig, rec = local[lig][order], local[rec][order]
+    source, target = source[order].astype(np.int64), target[order].astype(np.int64)
+    observed = observed[order]
 
     n_cells, n_slots = len(slots), len(slot_sizes)
     per_call = kernels.chunk_size(n_slots, n_perms)
     per_block = max(per_call, min(n_perms, LABEL_BYTES // max(n_cells, 1)))
-    sums = np.empty((len(genes), per_call, n_slots))
-    means = np.empty((len(needed), n_slots, per_call))
+    sums = np.empty((len(genes), n_slots, per_call))
+    means = np.empty((len(needed), n_slots, kernels.means_width(len(needed), n_slots, per_call)))
     counts = np.zeros(len(lig), dtype=np.int64)
     done = 0
     while done < n_perms:
@@ -428,40 +463,45 @@ def _permutation_counts(csc, slots, slot_sizes, entity_genes, lig, rec, source, 
         for start in range(0, len(block), per_call):
             labels = np.ascontiguousarray(block[start:start + per_call].T)
             width = labels.shape[1]
-            kernels.permuted_sums(sub.indptr, sub.indices, sub.data, labels, sums[:, :width])
-            kernels.count_exceedances(sums[:, :width], slot_sizes, entity_ptr, flat, lig, rec,
-                                      source, target, observed, means[:, :, :width], counts)
+            kernels.permuted_sums(sub.indptr, sub.indices, sub.data, labels,
+                                  sums[:, :, :width])
+            kernels.count_exceedances(sums[:, :, :width], slot_sizes, entity_ptr, flat, lig, rec,
+                                      source, target, observed, means, counts)
         done += len(block)
-    return counts
+    restored = np.empty_like(counts)
+    restored[order] = counts
+    return restored
 
 
 def _table(blocks, design: _Design, groups: pd.Index, samples: pd.Index,
            sample_key: str | None) -> pd.DataFrame:
-    columns = ["source", "target", "interaction", "ligand_mean", "receptor_mean",
-               "ligand_fraction", "receptor_fraction", "n_source", "n_target", "mean", "pvalue",
-               "tested", "sample"]
-    frame = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(
-        {c: np.array([], dtype=bool if c == "tested" else np.int64 if c in (
-            "source", "target", "interaction", "sample", "n_source", "n_target") else float)
-         for c in columns})
-    inter = frame["interaction"].to_numpy()
-    table = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    integers = ("source", "target", "interaction", "sample", "n_source", "n_target")
+    floats = ("ligand_mean", "receptor_mean", "ligand_fraction", "receptor_fraction", "mean",
+              "pvalue")
+    frame = {
+        column: np.concatenate([block.pop(column) for block in blocks]) if blocks
+        else np.array([], dtype=bool if column == "tested"
+                       else np.int32 if column in integers else float)
+        for column in (*integers, *floats, "tested")
+    }
+    inter = frame["interaction"]
+    table = pd.DataFrame(index=pd.RangeIndex(len(inter)))
     if sample_key is not None:
-        table[K.SAMPLE] = pd.Categorical.from_codes(frame["sample"].to_numpy(),
+        table[K.SAMPLE] = pd.Categorical.from_codes(frame["sample"],
                                                     categories=samples.astype(str))
     for column in ("source", "target"):
-        table[column] = pd.Categorical.from_codes(frame[column].to_numpy(), categories=groups)
+        table[column] = pd.Categorical.from_codes(frame[column], categories=groups)
     names = design.table
     for column in ("interaction", "ligand", "receptor", "axis"):
         codes, uniques = pd.factorize(names[column])  # missing values (no axis) code -1
         table[column] = pd.Categorical.from_codes(codes[inter], categories=uniques.astype(str))
     for column in ("ligand_mean", "receptor_mean", "ligand_fraction", "receptor_fraction"):
-        table[column] = frame[column].to_numpy(dtype=float)
+        table[column] = frame.pop(column).astype(float, copy=False)
     for column in ("n_source", "n_target"):
-        table[column] = frame[column].to_numpy(dtype=np.int64)
-    table["mean"] = frame["mean"].to_numpy(dtype=float)
-    table["pvalue"] = frame["pvalue"].to_numpy(dtype=float)
-    table["tested"] = frame["tested"].to_numpy(dtype=bool)
+        table[column] = frame.pop(column).astype(np.int64, copy=False)
+    table["mean"] = frame.pop("mean").astype(float, copy=False)
+    table["pvalue"] = frame.pop("pvalue").astype(float, copy=False)
+    table["tested"] = frame.pop("tested").astype(bool, copy=False)
     return table
 
 
@@ -475,7 +515,8 @@ def _groups_table(groups: pd.DataFrame, categories: pd.Index, samples: pd.Index,
                                                categories=categories)
     table["n_cells"] = groups["n_cells"].to_numpy(dtype=np.int64)
     table["scored"] = groups["scored"].to_numpy(dtype=bool)
-    return table
+    genes = groups.columns.drop(["group", "n_cells", "scored", "sample"], errors="ignore")
+    return pd.concat([table, groups[genes].reset_index(drop=True).astype(float)], axis=1)
 
 
 def _describe(resource: object) -> str:

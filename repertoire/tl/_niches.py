@@ -7,14 +7,13 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from anndata import AnnData
 
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from .._utils import batches, gene_index, require_obs, require_result, sample_metadata, store
+from .._utils import batches, require_obs, require_result, sample_metadata, store
 from ..resources import niches as load_niches
 from ..resources import subunits
 
@@ -43,7 +42,9 @@ def niche_scores(
 
     ``expression = mean_i sqrt(L_i * R_i)``  and  ``score = sqrt(f_S * f_R) * expression``,
 
-    the geometric mean of the ligand and receptor carried per cell of the sample: it grows with
+    the geometric mean of the ligand and receptor carried per cell of the sample (its cells with
+    a ``groupby`` label; the means come from the ``groups`` table of
+    :func:`repertoire.tl.communication`, so no expression matrix is read): it grows with
     more sender or receiver cells (``sender_fraction``, ``receiver_fraction``) and with more
     signalling per cell (``expression``), and those parts tell which. The score stays defined
     when the niche's cells are few or absent: a marrow sample holding two long-lived plasma
@@ -66,8 +67,8 @@ def niche_scores(
     Parameters
     ----------
     {adata}
-        After :func:`repertoire.tl.communication` with ``sample_key``; its ``groupby``,
-        ``layer`` and ``gene_symbols`` are used here too.
+        After :func:`repertoire.tl.communication` with ``sample_key`` (its ``groupby`` is used
+        here too).
     niches
         Niche definitions: ``None`` for the shipped ones, or a mapping or YAML file as described
         in :func:`repertoire.resources.niches`.
@@ -104,8 +105,10 @@ def niche_scores(
     definitions = load_niches(niches)
     labels = adata.obs[groupby].astype("category")
     samples = batches(adata.obs, sample_key)
-    matched = _matched_niches(definitions, list(labels.cat.categories))
-    supply = _Supply.compute(adata, labels, samples, matched, params)
+    categories = [str(c) for c in labels.cat.categories]
+    matched = _matched_niches(definitions, categories)
+    supply = _Supply.from_groups(groups_table, categories,
+                                 [str(s) for s in samples.cat.categories])
 
     metadata = sample_metadata(adata.obs, sample_key)
     tissue = metadata.set_index(sample_key).get(K.TISSUE)
@@ -163,42 +166,36 @@ def _matched_niches(definitions: dict, categories: list[str]) -> dict[str, dict]
 
 
 class _Supply:
-    """Per sample and cell type: cells, and the mean expression of every niche gene."""
+    """Per sample and cell type: cells, and the mean expression of every niche gene.
+
+    Read from the ``groups`` table of :func:`repertoire.tl.communication`, which holds every
+    group present in a sample (scored or not) with its mean of every resource gene, so that
+    niches need no expression matrix.
+    """
 
     def __init__(self, sizes: np.ndarray, totals: np.ndarray, means: np.ndarray,
-                 genes: dict[str, int], categories: list[str], missing: set[str]) -> None:
+                 genes: dict[str, int], categories: list[str]) -> None:
         self.sizes = sizes  # samples x groups
-        self.totals = totals  # cells per sample
+        self.totals = totals  # labelled cells per sample
         self.means = means  # samples x groups x genes
-        self.genes = genes  # upper-cased symbol -> column of means
+        self.genes = genes  # upper-cased symbol -> index into the last axis of means
         self.position = {c: i for i, c in enumerate(categories)}
-        self.missing = missing
 
     @classmethod
-    def compute(cls, adata: AnnData, labels: pd.Series, samples: pd.Series, niches: dict,
-                params: Mapping) -> _Supply:
-        symbols = sorted({g for n in niches.values() for pair in n["interactions"]
-                          for side in pair for g in subunits(side)})
-        index = gene_index(adata, params.get("gene_symbols"))
-        found = [g for g in symbols if g in index]
-        matrix = adata.X if params.get("layer") is None else adata.layers[params["layer"]]
-        block = sp.csr_matrix(matrix[:, [index[g] for g in found]], dtype=np.float64)
-        n_groups = len(labels.cat.categories)
-        group = labels.cat.codes.to_numpy().astype(np.int64)
-        sample = samples.cat.codes.to_numpy().astype(np.int64)
-        labelled = group >= 0
-        combo = sample[labelled] * n_groups + group[labelled]
-        n_combos = len(samples.cat.categories) * n_groups
-        onehot = sp.csr_matrix((np.ones(len(combo)), (combo, np.arange(len(combo)))),
-                               shape=(n_combos, len(combo)))
-        sums = np.asarray((onehot @ block[labelled]).todense())
-        sizes = np.bincount(combo, minlength=n_combos).astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = sums / sizes[:, None]
-        shape = (len(samples.cat.categories), n_groups)
-        return cls(sizes.reshape(shape), np.bincount(sample, minlength=shape[0]).astype(float),
-                   means.reshape(*shape, len(found)), {g: i for i, g in enumerate(found)},
-                   [str(c) for c in labels.cat.categories], set(symbols) - set(found))
+    def from_groups(cls, groups: pd.DataFrame, categories: list[str],
+                    samples: list[str]) -> _Supply:
+        genes = [c for c in groups.columns if c not in ("group", "n_cells", "scored", K.SAMPLE)]
+        sample_of = {s: i for i, s in enumerate(samples)}
+        group_of = {c: i for i, c in enumerate(categories)}
+        rows = groups[K.SAMPLE].astype(str).map(sample_of).to_numpy() if K.SAMPLE in groups \
+            else np.zeros(len(groups), dtype=np.int64)
+        columns = groups["group"].astype(str).map(group_of).to_numpy()
+        sizes = np.zeros((len(samples), len(categories)))
+        sizes[rows, columns] = groups["n_cells"].to_numpy(dtype=float)
+        means = np.full((len(samples), len(categories), len(genes)), np.nan)
+        means[rows, columns] = groups[genes].to_numpy(dtype=float)
+        return cls(sizes, sizes.sum(axis=1), means, {g: i for i, g in enumerate(genes)},
+                   categories)
 
     def usable(self, name: str, niche: dict) -> list[tuple[str, str]]:
         """Return the niche's interactions whose every subunit is in the data."""
@@ -207,7 +204,8 @@ class _Supply:
         if len(usable) < len(niche["interactions"]):
             lacking = sorted({g for pair in niche["interactions"] for side in pair
                               for g in subunits(side) if g not in self.genes})
-            logger.warning("niche %s: %d of %d interactions lack genes in the data (%s)", name,
+            logger.warning("niche %s: %d of %d interactions lack genes of the communication "
+                           "resource in the data (%s)", name,
                            len(niche["interactions"]) - len(usable),
                            len(niche["interactions"]), ", ".join(lacking))
         return usable
