@@ -6,6 +6,7 @@ import inspect
 import re
 from collections.abc import Mapping
 
+import anndata as ad
 import awkward as ak
 import matplotlib.pyplot as plt
 import numpy as np
@@ -143,6 +144,9 @@ ARGUMENTS = {
     "tl.diversity": {"n_draws": 3},
     "tl.reconstitution": {"n_boot": 20},
     "tl.spatial_niches": {"n_perms": 50},
+    "tl.communication": {"sample_key": K.SAMPLE, "n_perms": 20},
+    "tl.communication_programmes": {"n_programmes": 2},
+    "tl.niche_outcomes": {"n_boot": 20},
 }
 PLOT_ARGUMENTS = {
     "pl.reconstitution": ("P01",),
@@ -171,6 +175,10 @@ def analysed():
     rp.tl.track_clones(adata)
     rp.tl.reconstitution(adata, n_boot=20)
     rp.tl.spatial_niches(adata, n_perms=50)
+    rp.tl.communication(adata, sample_key=K.SAMPLE, n_perms=20)
+    rp.tl.niche_scores(adata)
+    rp.tl.communication_programmes(adata, n_programmes=2)
+    rp.tl.niche_outcomes(adata, n_boot=20)
     return adata
 
 
@@ -232,7 +240,7 @@ def test_inplace_false_returns_the_result_and_changes_nothing(function, analysed
 @pytest.mark.parametrize("function", [
     p for p in TOOLS if "inplace" in inspect.signature(p.values[0]).parameters
 ])
-def test_inplace_true_writes_and_records_the_parameters(function, analysed, request):
+def test_inplace_true_writes_and_records_the_parameters(function, analysed, request, tmp_path):
     name = request.node.callspec.id
     adata = analysed.copy()
     assert function(adata, **ARGUMENTS.get(name, {})) is None
@@ -244,6 +252,10 @@ def test_inplace_true_writes_and_records_the_parameters(function, analysed, requ
         assert key in adata.uns
         assert isinstance(adata.uns[key][K.PARAMS], dict)
         assert adata.uns[key][K.PARAMS]
+    # what a tool writes is stored: the record survives a round trip through .h5ad
+    rp.io.write_h5ad(adata, tmp_path / "written.h5ad")
+    back = ad.read_h5ad(tmp_path / "written.h5ad")
+    assert set(back.uns) == set(adata.uns)
     with_tables = {key for key in written if isinstance(adata.uns[key], Mapping)
                    and any(isinstance(v, pd.DataFrame) for v in adata.uns[key].values())}
     if with_tables:

@@ -119,7 +119,8 @@ def niche_outcomes(
             patients.append(values.assign(family=family, measure=measure))
     if not outcomes:
         raise InputError("no niche measure to compare; run repertoire.tl.niche_scores first.")
-    outcome_table = pd.concat(outcomes, ignore_index=True)
+    tested = [table for table in outcomes if len(table)]
+    outcome_table = pd.concat(tested or outcomes[:1], ignore_index=True)
     outcome_table[FEATURE] = outcome_table[FEATURE].astype(str)
     patient_table = pd.concat(patients, ignore_index=True)
     patient_table[FEATURE] = patient_table[FEATURE].astype(str)
@@ -143,7 +144,10 @@ def niche_outcomes(
     return store(
         adata, key_added, inplace=inplace, result=tables, tables=tables,
         params={"strata": strata, "case": case, "control": control, "landmark": landmark,
-                "sources": [[*s[:4], list(s[4])] for s in sources], "n_boot": n_boot,
+                "sources": {family: {"key": key, "table": name, "feature": feature or "",
+                                     "measures": list(measures)}
+                            for family, key, name, feature, measures in sources},
+                "n_boot": n_boot,
                 "random_state": random_state},
     )
 
