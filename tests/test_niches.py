@@ -273,3 +273,37 @@ def test_a_one_patient_cohort_flows_through_with_nothing_to_compare(scored, capl
     assert "without both a 'relapse' and a 'remission' patient left out" in caplog.text
     assert set(tables["patients"][K.PATIENT]) == {"P01"}
     assert rp.get.niche_scores(one)["score"].notna().all()
+
+
+# ---------------------------------------------------------------- the statistics end to end
+
+
+@pytest.mark.slow
+def test_eleven_patients_find_the_relapse_niches_and_a_null_cohort_does_not():
+    """The scoring of benchmarks/niches_validation.py on one cohort with the simulator's niche
+    signal (seed 4, default strength) and one without (seed 104, strength 0): 11 patients, 2
+    relapsing, 300 cells per sample, true cell types."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from niches_validation import analyse
+
+    signal = analyse(4, 1.0, 300)
+    scores = signal[(signal["family"] == "niche") & (signal["measure"] == "score")]
+    blood = scores[(scores[K.TISSUE] == "blood") & scores[K.TIMEPOINT].isin(["M6", "M12"])]
+    help_rows = blood[blood["feature"] == "T_B_help"]
+    # T-B help leads the niches in month-6 or month-12 blood (equal p share the first place)
+    assert (help_rows["rank"] == 1).any()
+    assert (help_rows["effect"] > 0).all()
+    assert help_rows["p"].min() <= 0.1
+    marrow = signal[(signal[K.TISSUE] == "bone_marrow") & (signal[K.TIMEPOINT] == "M6")
+                    & signal["feature"].isin(["plasma_survival", "plasma_cells_near_senders"])]
+    assert marrow["p"].min() <= 0.05
+    assert marrow["p_min"].min() == pytest.approx(1 / 55)
+
+    null = analyse(104, 0.0, 300)
+    tests = null[(null["family"] == "niche") & (null["measure"] == "score")
+                 & ~null[K.TIMEPOINT].isin(["baseline"])]
+    # exact 2-against-9 tests give p <= 0.05 to 2 of 55 labelings: about 1 in 28 tests by chance
+    assert (tests["p"] <= 0.05).sum() <= 4

@@ -145,7 +145,7 @@ def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
     )
     run = tmp_path / "run"
     start = time.perf_counter()
-    result = _snakemake("--configfile", config, "--cores", 2, "-d", run)
+    result = _snakemake("--configfile", config, "--cores", 2, "-d", run, timeout=1800)
     elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stderr[-5000:]
     print(f"workflow end to end: {elapsed:.0f} s")

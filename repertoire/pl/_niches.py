@@ -299,8 +299,10 @@ def niche_outcomes(
                   & (tests["measure"] == measure)]
     tissues = sorted(mine[K.TISSUE].astype(str).unique()) if K.TISSUE in mine else [""]
     order = _timepoint_order(adata, mine)
-    fig, axes, owned = panels(ax, len(tissues), (1.2 + 0.75 * len(order) * len(tissues), 4.2),
-                              ncols=len(tissues))
+    fig, axes, owned = panels(
+        ax, len(tissues), (max(5.5, 2.0 + 0.75 * len(order) * len(tissues)), 4.4),
+        ncols=len(tissues),
+    )
     rng = np.random.default_rng(0)
     for tissue, axis in zip(tissues, axes, strict=True):
         rows = mine[mine[K.TISSUE].astype(str) == tissue] if tissue else mine
@@ -331,8 +333,10 @@ def niche_outcomes(
         axis.set_xlim(-0.6, len(present) - 0.4)
         axis.set_title(tissue.replace("_", " "), fontsize="medium", pad=24)
         axis.set_ylabel(f"{feature} {measure}")
-    axes[0].legend(fontsize="small", loc="upper left", frameon=False)
-    fig.suptitle(f"{family} {feature}: one point per patient; above: p (smallest possible p)",
+    axes[-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                    frameon=False, title="outcome", title_fontsize="small")
+    fig.suptitle(f"{family} {feature}: one point per patient\n"
+                 "above each visit: exact p (in brackets the smallest p these patients allow)",
                  fontsize="medium")
     finish(fig, show=show, save=save, owned=owned)
     return fig

@@ -16,7 +16,8 @@ from ._outcomes import compare_outcomes, patient_outcomes, per_patient
 
 # the per-sample measures compared, by the record that holds them: (family, record key, table,
 # feature column, measures)
-NICHE_MEASURES = ("score", "expression", "strength", "sender_fraction", "receiver_fraction")
+NICHE_MEASURES = ("score", "expression", "sender_expression", "receiver_expression",
+                  "strength", "sender_fraction", "receiver_fraction")
 SPATIAL_MEASURES = ("distance_zscore", "distance_ratio", "plasma_sender_zscore")
 # a per-sample table without a feature column holds one feature, named after its family
 SOURCES = (
@@ -48,7 +49,8 @@ def niche_outcomes(
     relabeling of the outcomes, the minimum attainable p beside each p, patient bootstrap
     intervals) on each measure of the niche results present in ``adata``: the niche
     ``score`` of :func:`repertoire.tl.niche_scores` and its parts (``expression``,
-    ``strength``, ``sender_fraction``, ``receiver_fraction``), so that a niche that differs can
+    ``sender_expression``, ``receiver_expression``, ``strength``, ``sender_fraction``,
+    ``receiver_fraction``), so that a niche that differs can
     be told to differ by its cells or by their signalling; the programme scores of
     :func:`repertoire.tl.communication_programmes`; from :func:`repertoire.tl.spatial_niches`,
     how close plasma cells sit to their senders (``distance_zscore``, ``distance_ratio``,

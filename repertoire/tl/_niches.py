@@ -46,7 +46,10 @@ def niche_scores(
     a ``groupby`` label; the means come from the ``groups`` table of
     :func:`repertoire.tl.communication`, so no expression matrix is read): it grows with
     more sender or receiver cells (``sender_fraction``, ``receiver_fraction``) and with more
-    signalling per cell (``expression``), and those parts tell which. The score stays defined
+    signalling per cell (``expression``), and those parts tell which; ``sender_expression``
+    (``mean_i L_i``) and ``receiver_expression`` (``mean_i R_i``) split the signalling by side,
+    so that the senders' signalling is read even where receivers are few. The score stays
+    defined
     when the niche's cells are few or absent: a marrow sample holding two long-lived plasma
     cells scores low (the waning of plasma cells in remission is itself the biology), and one
     without any receiver scores 0, with ``expression`` NaN and the reason in
@@ -85,7 +88,8 @@ def niche_scores(
     ``samples`` (the table) and ``params``. One row per sample and niche: ``sample_key``, the
     sample's ``patient_id``, ``timepoint``, ``day``, ``tissue``, ``outcome`` (where in
     ``.obs``), ``niche``, ``score``, ``sender_fraction``, ``receiver_fraction``,
-    ``n_senders``, ``n_receivers``, ``expression``, ``expression_reason``, ``strength``,
+    ``n_senders``, ``n_receivers``, ``expression``, ``expression_reason``,
+    ``sender_expression``, ``receiver_expression``, ``strength``,
     ``strength_reason``, ``n_pairs_scored``, ``n_pairs_expressed``, ``n_pairs_specific``
     and ``n_interactions`` (the niche's interactions whose genes are all in the data).
     """
@@ -140,8 +144,9 @@ def niche_scores(
 
 _COLUMNS = (
     "score", "sender_fraction", "receiver_fraction", "n_senders", "n_receivers", "expression",
-    "expression_reason", "strength", "strength_reason", "n_pairs_scored", "n_pairs_expressed",
-    "n_pairs_specific", "n_interactions",
+    "expression_reason", "sender_expression", "receiver_expression", "strength",
+    "strength_reason", "n_pairs_scored", "n_pairs_expressed", "n_pairs_specific",
+    "n_interactions",
 )
 
 
@@ -243,10 +248,14 @@ class _Supply:
             score = float(np.sqrt(fractions[0] * fractions[1]) * expression)
         else:
             score = 0.0 if total else np.nan
+        with np.errstate(all="ignore"):
+            sender = float(np.mean(ligand)) if interactions and n_senders else np.nan
+            receiver = float(np.mean(receptor)) if interactions and n_receivers else np.nan
         return {"score": score, "sender_fraction": fractions[0],
                 "receiver_fraction": fractions[1], "n_senders": int(n_senders),
                 "n_receivers": int(n_receivers), "expression": expression,
-                "expression_reason": reason}
+                "expression_reason": reason, "sender_expression": sender,
+                "receiver_expression": receiver}
 
 
 def _tested_pairs(pairs: pd.DataFrame, niche: dict,
