@@ -94,8 +94,6 @@ RECONSTITUTION = "reconstitution"
 
 # cell-cell communication and niches
 COMMUNICATION = "communication"
-COMMUNICATION_INTERACTIONS = "interactions"  # table: one row per sample, group pair, interaction
-COMMUNICATION_GROUPS = "groups"  # table: one row per sample and group, its size
 NICHE_SCORES = "niche_scores"
 PROGRAMMES = "communication_programmes"
 NICHE_OUTCOMES = "niche_outcomes"

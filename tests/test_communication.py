@@ -389,15 +389,15 @@ def test_determinism_inplace_and_store(lognorm, tmp_path):
     assert set(adata.uns) == before[1]
     assert rp.tl.communication(adata, K.TRUE_CELL_TYPE, n_perms=100, seed=3) is None
     record = adata.uns[K.COMMUNICATION]
-    pd.testing.assert_frame_equal(record[K.COMMUNICATION_INTERACTIONS], first)
+    pd.testing.assert_frame_equal(record[K.TABLE_INTERACTIONS], first)
     assert record[K.PARAMS]["seed"] == 3
     assert record[K.PARAMS]["n_perms"] == 100
     assert record[K.PARAMS]["resource"] == "repertoire"
-    groups = record[K.COMMUNICATION_GROUPS]
+    groups = record[K.TABLE_GROUPS]
     assert groups["n_cells"].sum() == adata.n_obs
     adata.write_h5ad(tmp_path / "scored.h5ad")
     back = ad.read_h5ad(tmp_path / "scored.h5ad").uns[K.COMMUNICATION]
-    assert len(back[K.COMMUNICATION_INTERACTIONS]) == len(first)
+    assert len(back[K.TABLE_INTERACTIONS]) == len(first)
 
 
 def test_symbols_match_case_insensitively_and_from_a_column(tiny):

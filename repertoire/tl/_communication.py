@@ -198,7 +198,7 @@ def communication(
         "n_interactions": len(design.table), "missing_genes": design.missing,
     }
     return store(adata, key_added, params=params, inplace=inplace, result=result,
-                 tables={K.COMMUNICATION_INTERACTIONS: result, K.COMMUNICATION_GROUPS: groups})
+                 tables={K.TABLE_INTERACTIONS: result, K.TABLE_GROUPS: groups})
 
 
 @dataclass(frozen=True)
