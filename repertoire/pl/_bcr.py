@@ -13,7 +13,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._utils import require_result
-from ._utils import finish, palette, panels
+from ._utils import finish, palette, panels, timepoint_order
 
 
 def _b_cells(adata: AnnData, column: str, groupby: str) -> tuple[pd.DataFrame, list]:
@@ -27,7 +27,7 @@ def _b_cells(adata: AnnData, column: str, groupby: str) -> tuple[pd.DataFrame, l
         keep &= obs[K.LINEAGE].isin(K.B_LINEAGES)
     groups = obs[groupby].astype("category")
     if groupby == K.TIMEPOINT and K.DAY in obs:
-        order = list(obs.groupby(groupby, observed=True)[K.DAY].median().sort_values().index)
+        order = timepoint_order(obs)
     else:
         order = list(groups.cat.categories)
     return obs.loc[keep, [column, groupby]], order

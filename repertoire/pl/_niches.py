@@ -17,7 +17,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._utils import require_result
-from ._utils import NAN_COLOR, OUTCOME_COLORS, finish, panels
+from ._utils import NAN_COLOR, OUTCOME_COLORS, finish, panels, timepoint_order
 
 SPECIFIC_P = 0.05
 
@@ -298,7 +298,9 @@ def niche_outcomes(
     tests = tests[(tests["family"] == family) & (tests["feature"] == feature)
                   & (tests["measure"] == measure)]
     tissues = sorted(mine[K.TISSUE].astype(str).unique()) if K.TISSUE in mine else [""]
-    order = _timepoint_order(adata, mine)
+    order = ([str(t) for t in timepoint_order(adata.obs)]
+             if {K.TIMEPOINT, K.DAY} <= set(adata.obs) else
+             list(dict.fromkeys(mine[K.TIMEPOINT].astype(str))))
     fig, axes, owned = panels(
         ax, len(tissues), (max(5.5, 2.0 + 0.75 * len(order) * len(tissues)), 4.4),
         ncols=len(tissues),
@@ -340,12 +342,3 @@ def niche_outcomes(
                  fontsize="medium")
     finish(fig, show=show, save=save, owned=owned)
     return fig
-
-
-def _timepoint_order(adata: AnnData, table: pd.DataFrame) -> list[str]:
-    """Timepoints in order of their median day (from .obs), else of their order in the table."""
-    obs = adata.obs
-    if K.TIMEPOINT in obs and K.DAY in obs:
-        days = obs.groupby(K.TIMEPOINT, observed=True)[K.DAY].median().sort_values()
-        return [str(t) for t in days.index]
-    return list(dict.fromkeys(table[K.TIMEPOINT].astype(str)))

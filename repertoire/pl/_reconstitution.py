@@ -14,7 +14,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._utils import require_result
-from ._utils import OUTCOME_COLORS, finish, interval, palette, panels
+from ._utils import OUTCOME_COLORS, finish, interval, palette, panels, timepoint_order
 
 SUBSETS = ("naive", "memory", "switched", "DN", "plasma")
 SOURCE_STYLE = {"tx": ("-", "o", "transcriptome"), "bcr": ("--", "s", "BCR")}
@@ -139,7 +139,7 @@ def reconstitution_cohort(
     if metric not in samples:
         raise InputError(f"metric '{metric}' is not a column of .uns['{key}']['samples'].")
     table = samples[samples[K.TISSUE].astype(str) == tissue]
-    order = list(table.groupby(K.TIMEPOINT, observed=True)[K.DAY].median().sort_values().index)
+    order = timepoint_order(table)
     position = {t: i for i, t in enumerate(order)}
     fig, (ax,), owned = panels(ax, 1, (max(5.0, 1.0 + 0.9 * len(order)), 4.5))
     fractions = adata.uns[key][K.PARAMS]["fractions"]

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .. import _keys as K
 from .._errors import InputError
 from ..io import atomic_path
 
@@ -59,6 +60,12 @@ def panels(
             f"ax holds {len(axes)} axes; this figure draws {n} panel{'' if n == 1 else 's'}."
         )
     return axes[0].figure, axes, False
+
+
+def timepoint_order(frame: pd.DataFrame) -> list:
+    """Return the timepoints of ``frame`` (``.obs`` or a per-sample table) by median day."""
+    days = frame.groupby(K.TIMEPOINT, observed=True)[K.DAY].median().sort_values()
+    return list(days.index)
 
 
 def interval(frame: pd.DataFrame, column: str) -> np.ndarray:
