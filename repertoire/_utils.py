@@ -41,7 +41,8 @@ def writable(table: pd.DataFrame) -> pd.DataFrame:
     """Return ``table`` with text columns holding missing values as categoricals.
 
     anndata writes an object column only when every value is a string; a categorical keeps the
-    missing values (and the columns of an empty table) and reads back as the same table.
+    missing values and reads back as the same table. Numbers left in an object column (by a
+    concatenation with an empty table) become numbers again.
     """
     table = table.copy()
     for column in table.columns:
@@ -49,7 +50,7 @@ def writable(table: pd.DataFrame) -> pd.DataFrame:
         numbers = values.dropna().map(lambda v: isinstance(v, int | float | np.number))
         if values.dtype == object and len(numbers) and numbers.all():
             table[column] = pd.to_numeric(values)  # numbers left as objects by a concat
-        elif values.dtype == object and (values.isna().any() or values.empty):
+        elif values.dtype == object and values.isna().any():
             table[column] = pd.Categorical(values.astype(object).where(values.notna(), None))
         elif values.dtype == object:
             table[column] = values.astype(str) if values.map(type).eq(str).all() else values

@@ -39,14 +39,16 @@ NICHES = Step(
          `repertoire communication`.
     Out: OUTPUT, the cohort with the joined communication tables and the niche results in
          .uns (niche_scores, communication_programmes, spatial_niches, niche_outcomes) and the
-         cellular neighbourhood and plasma-cell sender distance in .obs; in --tables the
-         interactions of every sample (within-sample specificity p-values), niche scores with
-         their parts, programme scores and their interactions, the spatial tables, and the
-         patient-level comparison of every niche measure between relapse and remission (exact
-         p beside the smallest p the design allows) with each patient's values; in --figures
-         the niche heatmap, and per niche its patients by outcome (niches/) and its
-         ligand-receptor pairs (interactions/), and the map of every marrow section with
-         coordinates (spatial/).
+         cellular neighbourhood and plasma-cell sender distance in .obs; in --tables
+         communication.tsv (every sample's ligand-receptor pairs with within-sample
+         specificity p-values), niche_scores.tsv (score and parts per sample and niche),
+         niche_outcomes.tsv (every niche, programme and spatial measure, relapse against
+         remission with one value per patient: exact p beside the smallest p the design
+         allows) and niche_patients.tsv (the values behind each test), programme_scores.tsv
+         and programmes.tsv, spatial_samples.tsv, spatial_pairs.tsv,
+         spatial_neighbourhoods.tsv and spatial_abundances.tsv; in --figures niche_heatmap,
+         and per niche its patients by outcome (niches/) and its ligand-receptor pairs
+         (interactions/), and the map of every marrow section with coordinates (spatial/).
     """,
     tables=(
         "communication", "niche_scores", "niche_outcomes", "niche_patients",
