@@ -17,8 +17,10 @@ from repertoire import _keys as K
 from repertoire.cli import PATIENT_FIGURES, STEPS, build_parser, main
 from repertoire.io._samplesheet import REQUIRED_COLUMNS
 
-SUBCOMMANDS = ("validate", "qc", "merge", "preprocess", "annotate", "bcr", "communication", "niches",
-               "simulate")
+SUBCOMMANDS = (
+    "validate", "qc", "merge", "preprocess", "annotate", "bcr",
+    "communication", "niches", "simulate",
+)
 
 
 def _run(capsys: pytest.CaptureFixture, *argv: object) -> tuple[int, str, str]:
