@@ -119,6 +119,7 @@ def test_lineages_and_subsets_match_the_truth(annotated_cohort):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("full_cohort")
 def test_full_cohort_matches_the_truth(full_cohort):
     accuracy, macro, table = report(full_cohort, "11 patients, seed 7")
     assert accuracy >= 0.97

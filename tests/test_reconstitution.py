@@ -426,6 +426,7 @@ def test_functions_name_what_is_missing() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("full_cohort")
 def test_full_cohort_of_eleven_patients(full_cohort: ad.AnnData) -> None:
     import time
 
