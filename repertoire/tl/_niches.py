@@ -49,10 +49,9 @@ def niche_scores(
     signalling per cell (``expression``), and those parts tell which; ``sender_expression``
     (``mean_i L_i``) and ``receiver_expression`` (``mean_i R_i``) split the signalling by side,
     so that the senders' signalling is read even where receivers are few. The score stays
-    defined
-    when the niche's cells are few or absent: a marrow sample holding two long-lived plasma
-    cells scores low (the waning of plasma cells in remission is itself the biology), and one
-    without any receiver scores 0, with ``expression`` NaN and the reason in
+    defined when the niche's cells are few or absent: a marrow sample holding two long-lived
+    plasma cells scores low (the waning of plasma cells in remission is itself the biology), and
+    one without any receiver scores 0, with ``expression`` NaN and the reason in
     ``expression_reason``. A sample cannot hold a niche, and gets no row, when the niche names
     tissues and the sample's is not among them (``plasma_survival`` is a marrow niche).
     Niches none of whose senders, or none of whose receivers, are labels of ``groupby`` in the
