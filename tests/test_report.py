@@ -281,7 +281,7 @@ def _samples(**columns) -> pd.DataFrame:
 def test_memory_dominant_flag_fires_on_a_post_infusion_memory_majority():
     samples = _samples(frac_memory_tx=[0.2, 0.7], frac_naive_tx=[0.8, 0.3], n_B_tx=[50, 20])
     found = compute_flags("P", samples=samples, clones=None, niche_scores=None, min_cells=10)
-    assert [f.rule for f in found] == ["memory_over_naive"]
+    assert [f.name for f in found] == ["memory_dominant"]
     assert found[0].text.startswith("memory-dominant reconstitution at M6")
     assert found[0].anchor == "reconstitution"
     # a stricter threshold silences it
@@ -313,6 +313,12 @@ def test_clone_aplasia_and_niche_flags():
         "T_B_help niche in the relapse range at M6",
     ]
     assert [f.anchor for f in found] == ["reconstitution", "bcr", "niches"]
+    assert found[2].name == "niche_relapse_range:T_B_help"
+    assert found[2].where == (("a", "M6"),)
+    # a niche left out of FLAG_NICHES is not flagged
+    other = scores.assign(niche="homing")
+    assert not compute_flags("P", samples=samples.assign(aplasia=False), clones=None,
+                             niche_scores=other, min_cells=10)
     scores.loc[0, "score"] = 0.25
     assert not compute_flags("P", samples=samples.assign(aplasia=False), clones=None,
                              niche_scores=scores, min_cells=10)

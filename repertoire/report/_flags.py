@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from .. import _keys as K
 from .._errors import InputError
+
+#: Niches whose post-infusion score is compared with the remission range (the T-B help and
+#: plasma-cell survival niches of BIOLOGY.md); ``niche_relapse_range(niches=None)`` takes all.
+FLAG_NICHES = ("T_B_help", "plasma_survival")
 
 #: Defaults of every flag threshold; ``patient_report(..., flags={...})`` overrides them.
 FLAG_THRESHOLDS: dict[str, float] = {
@@ -33,13 +37,17 @@ FLAG_TEXT = {
 
 @dataclass(frozen=True)
 class Flag:
-    """One flag: its rule, its sentence, and the section (``#anchor``) holding the evidence."""
+    """One flag of a patient.
 
-    rule: str
+    Its name (the ``metric`` of its summary rows), its sentence, the section (``#anchor``)
+    holding the evidence, and the samples behind it as ``(sample_id, timepoint)`` pairs (none
+    for a patient-level flag).
+    """
+
+    name: str
     text: str
     anchor: str
-    sample_id: str = ""
-    timepoint: str = ""
+    where: tuple[tuple[str, str], ...] = ()
 
 
 def thresholds(flags: Mapping[str, float] | None) -> dict[str, float]:
@@ -80,11 +88,11 @@ def memory_dominant(samples: pd.DataFrame, *, min_cells: int, ratio: float) -> l
     rows = _post(samples)
     rows = rows[(rows["n_B_tx"] >= min_cells)
                 & (rows["frac_memory_tx"] > ratio * rows["frac_naive_tx"])]
-    return [Flag("memory_over_naive",
+    return [Flag("memory_dominant",
                  f"memory-dominant reconstitution at {row[K.TIMEPOINT]} "
                  f"({row[K.TISSUE]}: memory {row['frac_memory_tx']:.0%} vs naive "
                  f"{row['frac_naive_tx']:.0%} of {int(row['n_B_tx'])} B cells)",
-                 "reconstitution", str(row[K.SAMPLE]), str(row[K.TIMEPOINT]))
+                 "reconstitution", ((str(row[K.SAMPLE]), str(row[K.TIMEPOINT])),))
             for _, row in rows.iterrows()]
 
 
@@ -111,7 +119,8 @@ def aplasia(samples: pd.DataFrame) -> list[Flag]:
     text = f"aplasia until {last[K.TIMEPOINT]}"
     if last[K.DAY] == rows[K.DAY].max():
         text += " (the last sample: no B-cell return seen yet)"
-    return [Flag("aplasia", text, "reconstitution", str(last[K.SAMPLE]), str(last[K.TIMEPOINT]))]
+    return [Flag("aplasia", text, "reconstitution",
+                 ((str(last[K.SAMPLE]), str(last[K.TIMEPOINT])),))]
 
 
 def returned_clones(clones: pd.DataFrame | None, *, minimum: float) -> list[Flag]:
@@ -134,13 +143,17 @@ def returned_clones(clones: pd.DataFrame | None, *, minimum: float) -> list[Flag
     if len(back) < max(minimum, 1):
         return []
     cells = int(back["n_cells_after"].sum())
-    return [Flag("min_returned_clones",
+    return [Flag("baseline_clones_returned",
                  f"baseline clones re-emerged ({len(back)} clone(s), {cells} cell(s) after "
                  "infusion)", "bcr")]
 
 
 def niche_relapse_range(
-    scores: pd.DataFrame | None, patient: str, *, min_reference: float
+    scores: pd.DataFrame | None,
+    patient: str,
+    *,
+    min_reference: float,
+    niches: Sequence[str] | None = FLAG_NICHES,
 ) -> list[Flag]:
     """Post-infusion niche scores above every remission patient's at that timepoint and tissue.
 
@@ -152,32 +165,42 @@ def niche_relapse_range(
         This patient.
     min_reference
         Fewest other remission patients scored at that timepoint and tissue.
+    niches
+        The niches to flag (``None``: all).
 
     Returns
     -------
-    One flag per niche and sample.
+    One flag per niche, naming each sample above the remission range.
     """
     if scores is None or scores.empty:
         return []
     scores = scores[scores["score"].notna()]
+    if niches is not None:
+        scores = scores[scores["niche"].astype(str).isin(set(niches))]
     is_mine = scores[K.PATIENT].astype(str) == str(patient)
     reference = scores[~is_mine & (scores[K.OUTCOME].astype(str) == "remission")]
     keys = ["niche", K.TIMEPOINT, K.TISSUE]
     reference = reference.assign(**{k: reference[k].astype(str) for k in keys})
     limits = reference.groupby(keys).agg(maximum=("score", "max"),
                                          n=(K.PATIENT, "nunique"))
-    flags = []
+    above: dict[str, list[tuple[pd.Series, float]]] = {}
     for _, row in _post(scores[is_mine]).iterrows():
         key = tuple(str(row[k]) for k in keys)
         if key not in limits.index:
             continue
         limit = limits.loc[key]
         if limit["n"] >= min_reference and row["score"] > limit["maximum"]:
-            flags.append(Flag("niche_min_reference_patients",
-                              f"{row['niche']} niche in the relapse range at {row[K.TIMEPOINT]} "
-                              f"({row[K.TISSUE]}: {row['score']:.3g} > remission maximum "
-                              f"{limit['maximum']:.3g})",
-                              "niches", str(row[K.SAMPLE]), str(row[K.TIMEPOINT])))
+            above.setdefault(str(row["niche"]), []).append((row, float(limit["maximum"])))
+    flags = []
+    for niche, rows in above.items():
+        parts = [f"{row[K.TIMEPOINT]} {row[K.TISSUE]}: {row['score']:.3g} > {limit:.3g}"
+                 for row, limit in rows]
+        flags.append(Flag(
+            f"niche_relapse_range:{niche}",
+            f"{niche} niche in the relapse range at "
+            f"{', '.join(dict.fromkeys(str(row[K.TIMEPOINT]) for row, _ in rows))} "
+            f"(score > remission maximum; {'; '.join(parts)})",
+            "niches", tuple((str(row[K.SAMPLE]), str(row[K.TIMEPOINT])) for row, _ in rows)))
     return flags
 
 

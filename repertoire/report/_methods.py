@@ -12,7 +12,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _keys as K
-from ._flags import FLAG_TEXT
+from ._flags import FLAG_NICHES, FLAG_TEXT
 
 PACKAGES = ("repertoire", "scanpy", "anndata", "scirpy", "squidpy", "numpy")
 INPUT_COLUMNS = ("gex", "bcr", "tcr", "spatial")
@@ -102,6 +102,7 @@ def flag_rules(limits: Mapping[str, float], min_cells: int) -> list[list[str]]:
     rules = [["aplasia", "the last post-infusion sample whose B cells per 1000 fall below the "
                          "reconstitution's aplasia threshold"]]
     rules += [[name, FLAG_TEXT[name].format(value=value)] for name, value in limits.items()]
+    rules.append(["niches flagged", ", ".join(FLAG_NICHES)])
     rules.append(["min_cells", f"fractions resting on fewer than {min_cells} cells are neither "
                                "drawn nor flagged"])
     return rules

@@ -101,8 +101,9 @@ def _content(adata: AnnData, patient: str, *, min_cells: int,
     found = compute_flags(patient, samples=recon_table, clones=clones, niche_scores=scores,
                           min_cells=min_cells, flags=limits)
     rows = [row for section in sections for row in section.summary]
-    rows += [_sections._row(patient, "flags", flag.rule, 1, None) | {
-        K.SAMPLE: flag.sample_id, K.TIMEPOINT: flag.timepoint} for flag in found]
+    rows += [_sections._row(patient, "flags", flag.name, 1, None) | {
+        K.SAMPLE: sample, K.TIMEPOINT: timepoint}
+        for flag in found for sample, timepoint in (flag.where or (("", ""),))]
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     outcome = (adata.obs.loc[adata.obs[K.PATIENT].astype(str) == patient, K.OUTCOME]
                .astype(str).iloc[0] if K.OUTCOME in adata.obs else "not recorded")

@@ -268,6 +268,9 @@ def bcr(adata: AnnData, patient: str, samples: pd.DataFrame,
             for q in (0, 1, 2):
                 section.summary.append(_row(patient, "bcr", f"hill_q{q}", hill.get(q, np.nan),
                                             sample, cells[sample[K.SAMPLE]]))
+        if all(np.isnan(r[3]) for r in rows):
+            section.notes.append(f"No sample of this patient reached the rarefaction depth of "
+                                 f"{depth} cells with a BCR: diversity is not estimated.")
         section.tables.append({
             "title": "Diversity",
             "columns": ["sample", "timepoint", "cells with BCR", "Hill q=0", "Hill q=1",
