@@ -204,6 +204,15 @@ def test_a_patient_with_one_sample(analysed, tmp_path):
     assert "no time course to draw" in text
 
 
+def test_a_cohort_without_marrow(analysed, report, tmp_path):
+    blood = analysed[(analysed.obs[K.TISSUE].astype(str) == "blood").to_numpy()].copy()
+    text = rp.report.patient_report(blood, "P03", tmp_path / "P03.html").read_text()
+    assert "No bone-marrow sample" in text
+    # the tables show the samples in .obs, not those of the results computed before subsetting
+    assert "P03_M6_BM" not in text
+    assert "No bone-marrow sample" not in report[1]
+
+
 def test_a_cohort_without_bcr_and_without_niches(analysed, tmp_path):
     adata = analysed.copy()
     for key in (*BCR_UNS, K.NICHE_SCORES, K.COMMUNICATION, K.CHAIN_INDICES):

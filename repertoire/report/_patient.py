@@ -96,7 +96,7 @@ def _content(adata: AnnData, patient: str, *, min_cells: int,
     header = _sections.header(adata, patient, samples)
     recon, recon_table = _sections.reconstitution(adata, patient, samples, min_cells=min_cells)
     bcr, clones = _sections.bcr(adata, patient, samples, recon_table)
-    niches, scores = _sections.niches(adata, patient)
+    niches, scores = _sections.niches(adata, patient, samples)
     sections = [header, recon, bcr, niches]
     found = compute_flags(patient, samples=recon_table, clones=clones, niche_scores=scores,
                           min_cells=min_cells, flags=limits)

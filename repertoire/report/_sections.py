@@ -120,6 +120,9 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
                              "run): receptor recovery is unknown.")
     if len(samples) == 1:
         section.notes.append("This patient has one sample: there is no time course.")
+    if "bone_marrow" not in set(samples[K.TISSUE]):
+        section.notes.append("No bone-marrow sample: marrow measures (plasma-cell niches) are "
+                             "not available for this patient.")
     return section
 
 
@@ -327,10 +330,14 @@ def _returned(clones: pd.DataFrame | None, occurrences: pd.DataFrame | None, sec
 # ---------------------------------------------------------------- 4. niches
 
 
-def niches(adata: AnnData, patient: str) -> tuple[Section, pd.DataFrame | None]:
+def niches(adata: AnnData, patient: str,
+           samples: pd.DataFrame) -> tuple[Section, pd.DataFrame | None]:
     """Show the patient's niche scores beside the cohort's by outcome."""
     section = Section("niches", "Interaction niches")
     scores = fetch(get.niche_scores, adata)
+    if scores is not None:  # this patient's samples still in .obs, and every other patient's
+        scores = scores[(scores[K.PATIENT].astype(str) != str(patient))
+                        | scores[K.SAMPLE].astype(str).isin(set(samples[K.SAMPLE]))]
     if scores is None:
         section.notes.append("No niche scores in this cohort (run repertoire.tl.communication "
                              "and repertoire.tl.niche_scores).")
