@@ -352,3 +352,23 @@ def test_two_runs_differ_only_in_the_timestamp(analysed, report, tmp_path):
     differ = [(a, b) for a, b in zip(first, second, strict=True) if a != b]
     assert len(differ) <= 1
     assert all("Generated" in a for a, _ in differ)
+
+
+# ---------------------------------------------------------------- the report's plots
+
+
+def test_timeline_hides_values_on_too_few_cells_and_orders_timepoints(analysed):
+    import matplotlib.pyplot as plt
+
+    few = rp.pl.reconstitution_timeline(analysed, "P03", min_cells=1, show=False)
+    many = rp.pl.reconstitution_timeline(analysed, "P03", min_cells=10**6, show=False)
+    ticks = [t.get_text() for t in few.axes[0].get_xticklabels()]
+    assert ticks[:3] == ["baseline", "D14", "D28"]
+    assert ticks.index("M3") < ticks.index("M6") < ticks.index("M12")
+    # B cells per 1000 always drawn; no fraction drawn when no sample has enough B cells
+    assert len(many.axes[0].containers) == 1
+    assert all(not axis.containers for axis in many.axes[1:6])
+    assert all(axis.containers for axis in few.axes[1:6])
+    assert len(few.legends) == 1
+    assert not any(axis.get_legend() for axis in few.axes)
+    plt.close("all")
