@@ -145,6 +145,9 @@ def reconstitution_timeline(
     position = {t: i for i, t in enumerate(order)}
     cohort = cohort.assign(**{K.TIMEPOINT: cohort[K.TIMEPOINT].astype(str)})
     mine = mine.assign(**{K.TIMEPOINT: mine[K.TIMEPOINT].astype(str)})
+    sources = [s for s in sources if any(
+        mine.get(f"frac_{m}_{s}", pd.Series(dtype=float)).notna().any()
+        for m, _ in TIMELINE_PANELS)]
     fig, axes, owned = panels(ax, len(TIMELINE_PANELS), (9.0, 5.4), ncols=3)
     hidden = 0
     for axis, (metric, title) in zip(axes, TIMELINE_PANELS, strict=True):
@@ -166,7 +169,7 @@ def reconstitution_timeline(
     axes[1].set_ylabel("fraction of B cells", fontsize="small")
     axes[4].set_ylabel("fraction of B cells", fontsize="small")
     handles = [Line2D([], [], color=PATIENT_COLOR, marker="o", markersize=4,
-                      label=f"{patient} transcriptome")]
+                      label=f"{patient} transcriptome")] if "tx" in sources else []
     if "bcr" in sources:
         handles.append(Line2D([], [], color=BCR_COLOR, marker="s", markersize=4, linestyle="--",
                               label=f"{patient} BCR"))

@@ -134,6 +134,11 @@ def _main_tissue(samples: pd.DataFrame) -> str:
     return "blood" if "blood" in counts else str(counts.index[0])
 
 
+def _has_bcr(table: pd.DataFrame) -> bool:
+    columns = [c for c in table.columns if c.startswith("frac_") and c.endswith("_bcr")]
+    return bool(columns) and bool(table[columns].notna().any().any())
+
+
 def _shown(row: pd.Series, column: str, denominator: str | None, min_cells: int) -> object:
     value = row.get(column, np.nan)
     if denominator is not None and denominator in row and row[denominator] < min_cells:
@@ -162,8 +167,9 @@ def reconstitution(adata: AnnData, patient: str, samples: pd.DataFrame, *,
             "uri": figure_uri(pl.reconstitution_timeline(adata, patient, tissue=tissue,
                                                          min_cells=min_cells)),
             "alt": f"reconstitution of {patient} ({tissue})",
-            "caption": f"{tissue}: this patient (black: transcriptome, orange dashed: BCR; "
-                       f"bars: Wilson 95% intervals) against the cohort's remission (blue) and "
+            "caption": f"{tissue}: this patient (black: transcriptome"
+                       + (", orange dashed: BCR" if _has_bcr(table) else "; no BCR fractions")
+                       + f"; bars: Wilson 95% intervals) against the cohort's remission (blue) and "
                        f"relapse (red) medians per timepoint (all patients, this one included). "
                        f"Fractions on fewer than {min_cells} cells are not drawn; grey: aplasia "
                        f"(fewer than {params.get('aplasia_below', 5)} B cells per 1000).",
