@@ -150,6 +150,9 @@ ARGUMENTS = {
 }
 PLOT_ARGUMENTS = {
     "pl.reconstitution": ("P01",),
+    "pl.reconstitution_timeline": ("P01",),
+    "pl.car_kinetics": ("P01",),
+    "pl.niche_patient": ("P01",),
     "pl.embedding_panels": ([K.LINEAGE, K.SAMPLE],),
     "pl.spatial_niches": ("P01_M6_BM",),
 }

@@ -1,0 +1,374 @@
+"""The sections of a patient report.
+
+Each reads tables through :mod:`repertoire.get` and returns what its template part shows, its
+sentences for absent data, and its tidy summary rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .. import _keys as K
+from .. import get, pl
+from .._errors import InputError
+from .._logging import logger
+from ._html import figure_uri
+
+APLASIA_TEXT = "no B cells found (aplasia)"
+ISOTYPE_GROUPS = {"IGHM": ("IGHM",), "IGHD": ("IGHD",), "IGHG": K.ISOTYPES[2:6],
+                  "IGHA": ("IGHA1", "IGHA2"), "IGHE": ("IGHE",)}
+MAX_CLONES_SHOWN = 10
+TISSUE_ORDER = {"blood": 0, "bone_marrow": 1}
+
+
+@dataclass
+class Section:
+    """What one section shows: tables (``columns`` + ``rows``), figures, sentences."""
+
+    anchor: str
+    title: str
+    notes: list[str] = field(default_factory=list)
+    tables: list[dict] = field(default_factory=list)
+    figures: list[dict] = field(default_factory=list)
+    summary: list[dict] = field(default_factory=list)
+
+
+def fetch(
+    reader: Callable[..., pd.DataFrame], adata: AnnData, *args: object
+) -> pd.DataFrame | None:
+    """Return a :mod:`repertoire.get` table, or ``None`` when its tool has not run."""
+    try:
+        return reader(adata, *args)
+    except InputError as error:
+        logger.debug("report: %s", error)
+        return None
+
+
+def of_patient(table: pd.DataFrame | None, patient: str) -> pd.DataFrame | None:
+    """Return the rows of ``table`` belonging to ``patient`` (``None`` stays ``None``)."""
+    if table is None or K.PATIENT not in table:
+        return table
+    return table[table[K.PATIENT].astype(str) == str(patient)]
+
+
+def patient_samples(adata: AnnData, patient: str) -> pd.DataFrame:
+    """One row per sample of ``patient`` from ``.obs``: id, timepoint, day, tissue, cells."""
+    obs = adata.obs[adata.obs[K.PATIENT].astype(str) == str(patient)]
+    columns = [c for c in (K.SAMPLE, K.TIMEPOINT, K.DAY, K.TISSUE) if c in obs]
+    samples = obs[columns].astype({c: str for c in columns if c != K.DAY}).copy()
+    samples["n_cells"] = 1
+    samples = samples.groupby(columns, observed=True, as_index=False)["n_cells"].sum()
+    order = samples[K.TISSUE].map(lambda t: TISSUE_ORDER.get(t, 2)) if K.TISSUE in samples else 0
+    return (samples.assign(_order=order).sort_values([K.DAY, "_order", K.SAMPLE])
+            .drop(columns="_order").reset_index(drop=True))
+
+
+def _row(patient: str, section: str, metric: str, value: object, sample: pd.Series | None = None,
+         n: object = np.nan) -> dict:
+    where = {} if sample is None else {K.SAMPLE: sample[K.SAMPLE], K.TIMEPOINT: sample[K.TIMEPOINT],
+                                       K.TISSUE: sample[K.TISSUE]}
+    return {K.PATIENT: patient, "section": section, "metric": metric,
+            K.SAMPLE: where.get(K.SAMPLE, ""), K.TIMEPOINT: where.get(K.TIMEPOINT, ""),
+            K.TISSUE: where.get(K.TISSUE, ""), "value": value, "n": n}
+
+
+# ---------------------------------------------------------------- 1. header
+
+
+def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
+    """Patient, outcome and the samples with their data quality."""
+    section = Section("samples", "Samples and data quality")
+    obs = adata.obs[adata.obs[K.PATIENT].astype(str) == str(patient)]
+    qc = fetch(get.qc, adata)
+    qc = None if qc is None else qc.assign(**{K.SAMPLE: qc[K.SAMPLE].astype(str)}).set_index(
+        K.SAMPLE)
+    receptor = obs[K.RECEPTOR_TYPE].astype(str) if K.RECEPTOR_TYPE in obs else None
+    lineage = obs[K.LINEAGE].astype(str) if K.LINEAGE in obs else None
+    rows = []
+    for _, sample in samples.iterrows():
+        mine = (obs[K.SAMPLE].astype(str) == sample[K.SAMPLE]).to_numpy()
+        n_b = int((lineage[mine] == "B").sum()) if lineage is not None else np.nan
+        values = {
+            "cells kept": sample["n_cells"],
+            "low quality removed": (qc.loc[sample[K.SAMPLE], "n_low_quality"]
+                                    if qc is not None and sample[K.SAMPLE] in qc.index else np.nan),
+            "doublets removed": (qc.loc[sample[K.SAMPLE], "n_doublets"]
+                                 if qc is not None and sample[K.SAMPLE] in qc.index else np.nan),
+            "B cells": n_b,
+            "with BCR": (receptor[mine] == "BCR").mean() if receptor is not None else np.nan,
+            "with TCR": (receptor[mine] == "TCR").mean() if receptor is not None else np.nan,
+        }
+        rows.append([sample[K.SAMPLE], sample[K.TIMEPOINT], sample[K.DAY], sample[K.TISSUE],
+                     *values.values()])
+        for metric, value in values.items():
+            section.summary.append(_row(patient, "samples", metric.replace(" ", "_"), value,
+                                        sample, sample["n_cells"]))
+    section.tables.append({"columns": ["sample", "timepoint", "day", "tissue", "cells kept",
+                                       "low quality removed", "doublets removed", "B cells",
+                                       "fraction with BCR", "fraction with TCR"],
+                           "rows": rows})
+    if qc is None:
+        section.notes.append("QC results not recorded (repertoire.pp.qc was not run): cells "
+                             "removed are unknown.")
+    if receptor is None:
+        section.notes.append("receptor types not recorded (repertoire.tl.clonotypes was not "
+                             "run): receptor recovery is unknown.")
+    if len(samples) == 1:
+        section.notes.append("This patient has one sample: there is no time course.")
+    if "bone_marrow" not in set(samples[K.TISSUE]):
+        section.notes.append("No bone-marrow sample: marrow measures (plasma-cell niches) are "
+                             "not available for this patient.")
+    return section
+
+
+# ---------------------------------------------------------------- 2. reconstitution
+
+
+def _main_tissue(samples: pd.DataFrame) -> str:
+    counts = samples[K.TISSUE].value_counts()
+    return "blood" if "blood" in counts else str(counts.index[0])
+
+
+def _has_bcr(table: pd.DataFrame) -> bool:
+    columns = [c for c in table.columns if c.startswith("frac_") and c.endswith("_bcr")]
+    return bool(columns) and bool(table[columns].notna().any().any())
+
+
+def _shown(row: pd.Series, column: str, denominator: str | None, min_cells: int) -> object:
+    value = row.get(column, np.nan)
+    if denominator is not None and denominator in row and row[denominator] < min_cells:
+        return f"n<{min_cells}" if row[denominator] > 0 else "–"
+    return value
+
+
+def reconstitution(adata: AnnData, patient: str, samples: pd.DataFrame, *,
+                   min_cells: int) -> tuple[Section, pd.DataFrame]:
+    """B cells per 1000 and subset fractions per timepoint, CAR-T kinetics, aplasia."""
+    section = Section("reconstitution", "B-cell reconstitution and CAR-T kinetics")
+    table = fetch(get.reconstitution, adata)
+    if table is None:
+        section.notes.append("Reconstitution not computed (run repertoire.tl.reconstitution).")
+        return section, pd.DataFrame()
+    table = of_patient(table, patient).copy()
+    table = table.assign(**{c: table[c].astype(str) for c in (K.SAMPLE, K.TIMEPOINT, K.TISSUE)})
+    table = table[table[K.SAMPLE].isin(set(samples[K.SAMPLE]))]  # the samples still in .obs
+    table = table.sort_values([K.DAY, K.TISSUE])
+    params = adata.uns[K.RECONSTITUTION][K.PARAMS]
+    fractions = {m: list(v) for m, v in params.get("fractions", {}).items()}
+    tissue = _main_tissue(samples)
+    n_tissue = int((table[K.TISSUE] == tissue).sum())
+    if n_tissue >= 2:
+        section.figures.append({
+            "uri": figure_uri(pl.reconstitution_timeline(adata, patient, tissue=tissue,
+                                                         min_cells=min_cells)),
+            "alt": f"reconstitution of {patient} ({tissue})",
+            "caption": f"{tissue}: this patient (black: transcriptome"
+                       + (", orange dashed: BCR" if _has_bcr(table) else "; no BCR fractions")
+                       + f"; bars: Wilson 95% intervals) against the cohort's remission (blue) and "
+                       f"relapse (red) medians per timepoint (all patients, this one included). "
+                       f"Fractions on fewer than {min_cells} cells are not drawn; grey: aplasia "
+                       f"(fewer than {params.get('aplasia_below', 5)} B cells per 1000).",
+        })
+    else:
+        section.notes.append(f"Only {n_tissue} {tissue} sample: no time course to draw.")
+    car_known = "frac_car" in table and table["frac_car"].notna().any()
+    if car_known and n_tissue >= 2:
+        ax = pl.car_kinetics(adata, patient, tissue=tissue, min_cells=min_cells)
+        section.figures.append({"uri": figure_uri(ax.figure),
+                                "alt": f"CAR-T kinetics of {patient}",
+                                "caption": f"CAR-detected fraction of T cells ({tissue})."})
+    elif not car_known:
+        section.notes.append("No CAR detection results (repertoire.tl.detect_car found no CAR "
+                             "feature or was not run).")
+    shown = ["frac_naive_tx", "frac_memory_tx", "frac_switched_tx", "frac_DN_tx",
+             "frac_plasma_tx", "frac_naive_bcr", "frac_memory_bcr", "frac_car"]
+    rows = []
+    for _, row in table.iterrows():
+        cells = [row[K.SAMPLE], row[K.TIMEPOINT], row[K.TISSUE],
+                 f"{row['B_per_1000']:.3g} ({row['B_per_1000_lo']:.3g}–"
+                 f"{row['B_per_1000_hi']:.3g})", int(row["n_B"])]
+        cells += [_shown(row, c, fractions.get(c, [None, None])[1], min_cells) for c in shown]
+        rows.append(cells)
+        if int(row["n_B"]) == 0:
+            section.notes.append(f"{row[K.SAMPLE]} ({row[K.TIMEPOINT]}): {APLASIA_TEXT}.")
+        for metric in ["B_per_1000", *[m for m in shown if m in row]]:
+            denominator = fractions.get(metric, [None, "n_cells"])[1]
+            section.summary.append(_row(patient, "reconstitution", metric, row[metric], row,
+                                        row.get(denominator, np.nan)))
+        section.summary.append(_row(patient, "reconstitution", "aplasia",
+                                    int(bool(row["aplasia"])), row, row["n_cells"]))
+    section.tables.append({
+        "columns": ["sample", "timepoint", "tissue", "B per 1000 (95% CI)", "B cells",
+                    "naive", "memory", "switched", "DN", "plasma", "naive (BCR)",
+                    "memory (BCR)", "CAR+ of T"],
+        "rows": rows,
+        "caption": f"Fractions of B cells (transcriptome unless marked BCR; plasma: of the B "
+                   f"lineage); n<{min_cells}: too few cells to show.",
+    })
+    return section, table
+
+
+# ---------------------------------------------------------------- 3. BCR
+
+
+def _isotypes(adata: AnnData, patient: str, samples: pd.DataFrame) -> pd.DataFrame | None:
+    if K.ISOTYPE not in adata.obs:
+        return None
+    obs = adata.obs[adata.obs[K.PATIENT].astype(str) == str(patient)]
+    obs = obs[obs[K.ISOTYPE].notna()]
+    groups = {iso: name for name, isos in ISOTYPE_GROUPS.items() for iso in isos}
+    counts = pd.crosstab(obs[K.SAMPLE].astype(str), obs[K.ISOTYPE].astype(str).map(groups))
+    return counts.reindex(index=samples[K.SAMPLE], columns=list(ISOTYPE_GROUPS), fill_value=0)
+
+
+def bcr(adata: AnnData, patient: str, samples: pd.DataFrame,
+        recon: pd.DataFrame) -> tuple[Section, pd.DataFrame | None]:
+    """Isotypes and SHM per sample, diversity, and the baseline clones that came back."""
+    section = Section("bcr", "B-cell receptors")
+    isotypes = _isotypes(adata, patient, samples)
+    diversity = of_patient_samples(fetch(get.diversity, adata), samples)
+    clones = of_patient(fetch(get.clone_tracking, adata, "clones"), patient)
+    occurrences = of_patient(fetch(get.clone_tracking, adata, "occurrences"), patient)
+    if isotypes is None and diversity is None and clones is None:
+        section.notes.append("No BCR data in this cohort (no isotype, diversity or clone "
+                             "tracking results).")
+        return section, None
+    shm = recon.set_index(K.SAMPLE) if not recon.empty else None
+    if isotypes is not None:
+        rows = []
+        for _, sample in samples.iterrows():
+            counts = isotypes.loc[sample[K.SAMPLE]]
+            total = int(counts.sum())
+            fractions = counts / total if total else counts * np.nan
+            mean_shm = (shm.loc[sample[K.SAMPLE], "mean_shm"]
+                        if shm is not None and sample[K.SAMPLE] in shm.index else np.nan)
+            rows.append([sample[K.SAMPLE], sample[K.TIMEPOINT], total,
+                         *fractions.to_numpy(), mean_shm])
+            for name, value in fractions.items():
+                section.summary.append(_row(patient, "bcr", f"isotype_{name}", value, sample,
+                                            total))
+            section.summary.append(_row(patient, "bcr", "mean_shm", mean_shm, sample, total))
+        section.tables.append({
+            "title": "Isotype and somatic hypermutation",
+            "columns": ["sample", "timepoint", "B-lineage cells with isotype",
+                        *list(ISOTYPE_GROUPS), "mean SHM"],
+            "rows": rows,
+            "caption": "Isotype fractions of B-lineage cells with a heavy chain; mean SHM rate "
+                       "(mutations per aligned nucleotide).",
+        })
+        if all(r[2] == 0 for r in rows):
+            section.notes.append("No B-lineage cell of this patient has a heavy-chain isotype.")
+    if diversity is not None and not diversity.empty:
+        wide = diversity.pivot_table(index=K.SAMPLE, columns="q", values="hill", dropna=False)
+        cells = diversity.groupby(K.SAMPLE)["n_cells"].first()
+        depth = int(diversity["depth"].iloc[0])
+        rows = []
+        for _, sample in samples.iterrows():
+            if sample[K.SAMPLE] not in wide.index:
+                continue
+            hill = wide.loc[sample[K.SAMPLE]]
+            rows.append([sample[K.SAMPLE], sample[K.TIMEPOINT], cells[sample[K.SAMPLE]],
+                         *[hill.get(q, np.nan) for q in (0, 1, 2)]])
+            for q in (0, 1, 2):
+                section.summary.append(_row(patient, "bcr", f"hill_q{q}", hill.get(q, np.nan),
+                                            sample, cells[sample[K.SAMPLE]]))
+        if all(np.isnan(r[3]) for r in rows):
+            section.notes.append(f"No sample of this patient reached the rarefaction depth of "
+                                 f"{depth} cells with a BCR: diversity is not estimated.")
+        section.tables.append({
+            "title": "Diversity",
+            "columns": ["sample", "timepoint", "cells with BCR", "Hill q=0", "Hill q=1",
+                        "Hill q=2"],
+            "rows": rows,
+            "caption": f"Hill numbers rarefied to {depth} cells; – where a sample has fewer.",
+        })
+    section.tables.extend(_returned(clones, occurrences, section, patient))
+    return section, clones
+
+
+def of_patient_samples(table: pd.DataFrame | None, samples: pd.DataFrame) -> pd.DataFrame | None:
+    """Return the rows of a per-sample ``table`` whose sample is one of ``samples``."""
+    if table is None:
+        return None
+    table = table.assign(**{K.SAMPLE: table[K.SAMPLE].astype(str)})
+    return table[table[K.SAMPLE].isin(set(samples[K.SAMPLE]))]
+
+
+def _returned(clones: pd.DataFrame | None, occurrences: pd.DataFrame | None, section: Section,
+              patient: str) -> list[dict]:
+    if clones is None:
+        section.notes.append("Clone tracking not computed (run repertoire.tl.track_clones).")
+        return []
+    back = clones[clones["returned"].astype(bool)].sort_values(
+        ["n_cells_after", "clone_id"], ascending=[False, True])
+    section.summary.append(_row(patient, "bcr", "n_baseline_clones", len(clones)))
+    section.summary.append(_row(patient, "bcr", "n_returned_clones", len(back)))
+    if back.empty:
+        section.notes.append(f"None of the {len(clones)} baseline clones was found after "
+                             "infusion.")
+        return []
+    after = (occurrences[occurrences["phase"].astype(str) != "baseline"]
+             if occurrences is not None else pd.DataFrame(columns=["clone_id"]))
+    rows = []
+    for _, clone in back.head(MAX_CLONES_SHOWN).iterrows():
+        mine = after[after["clone_id"].astype(str) == str(clone["clone_id"])]
+        types = mine.groupby(mine[K.CELL_TYPE].astype(str))["n_cells"].sum().sort_values(
+            ascending=False) if not mine.empty else pd.Series(dtype=int)
+        rows.append([clone["clone_id"], int(clone["n_cells_baseline"]),
+                     str(clone["timepoints_after"]), int(clone["n_cells_after"]),
+                     ", ".join(f"{t} ({n})" for t, n in types.items())])
+    more = len(back) - len(rows)
+    return [{
+        "title": "Baseline clones found after infusion",
+        "columns": ["clone", "cells at baseline", "seen again at", "cells after",
+                    "as cell types (cells)"],
+        "rows": rows,
+        "caption": f"{len(back)} of {len(clones)} baseline clones came back"
+                   + (f"; the {len(rows)} largest shown." if more else "."),
+    }]
+
+
+# ---------------------------------------------------------------- 4. niches
+
+
+def niches(adata: AnnData, patient: str,
+           samples: pd.DataFrame) -> tuple[Section, pd.DataFrame | None]:
+    """Show the patient's niche scores beside the cohort's by outcome."""
+    section = Section("niches", "Interaction niches")
+    scores = fetch(get.niche_scores, adata)
+    if scores is not None:  # this patient's samples still in .obs, and every other patient's
+        scores = scores[(scores[K.PATIENT].astype(str) != str(patient))
+                        | scores[K.SAMPLE].astype(str).isin(set(samples[K.SAMPLE]))]
+    if scores is None:
+        section.notes.append("No niche scores in this cohort (run repertoire.tl.communication "
+                             "and repertoire.tl.niche_scores).")
+        return section, None
+    mine = of_patient(scores, patient)
+    mine = mine[mine["score"].notna()]
+    if mine.empty:
+        section.notes.append("No niche could be scored in this patient's samples.")
+        return section, scores
+    section.figures.append({
+        "uri": figure_uri(pl.niche_patient(adata, patient)),
+        "alt": f"niche scores of {patient}",
+        "caption": "Niche scores per sample (black diamonds) beside the other patients' "
+                   "(dots: remission blue, relapse red), per timepoint and tissue.",
+    })
+    mine = mine.sort_values([K.DAY, K.TISSUE])
+    labels = mine[K.TIMEPOINT].astype(str) + " " + mine[K.TISSUE].astype(str)
+    wide = mine.assign(label=labels).pivot_table(index="niche", columns="label", values="score",
+                                                 observed=True, sort=False)
+    section.tables.append({
+        "title": "Niche scores",
+        "columns": ["niche", *wide.columns],
+        "rows": [[niche, *row.to_numpy()] for niche, row in wide.iterrows()],
+    })
+    for _, row in mine.iterrows():
+        section.summary.append(_row(patient, "niches", f"niche_{row['niche']}", row["score"],
+                                    row.astype(object)))
+    return section, scores
