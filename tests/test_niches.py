@@ -252,7 +252,8 @@ def test_niche_plots(scored, tmp_path):
     assert {label.split(" \u2192 ")[0] for label in labels} <= senders
     # a niche without a tested pair (few plasma cells in 150-cell samples) says so
     ax = rp.pl.interactions(scored, sample="P01_D14_PB", niche="plasma_cell_partners")
-    assert ax.texts[0].get_text() == "no tested ligand-receptor pair"
+    assert ax.texts[0].get_text().startswith("no ligand-receptor pair was tested")
+    assert "at least 10 cells each" in ax.texts[0].get_text()
     with pytest.raises(rp.InputError, match="niche 'nowhere' is not one of"):
         rp.pl.interactions(scored, niche="nowhere")
     plt.close("all")

@@ -197,14 +197,18 @@ def interactions(
                 & pairs["target"].astype(str).isin(definition["receivers"]).to_numpy() & named)
         pairs = pairs[keep]
         title += f", niche {niche.replace('_', ' ')}"
-    fig, (ax,), owned = panels(ax, 1, (7.0, 5.0))
     if pairs.empty:
-        ax.text(0.5, 0.5, "no tested ligand-receptor pair", ha="center", va="center",
-                transform=ax.transAxes)
+        params = adata.uns[communication_key].get(K.PARAMS, {})
+        fig, (ax,), owned = panels(ax, 1, (7.0, 1.6))
+        ax.text(0.5, 0.5, "no ligand-receptor pair was tested: a test needs a sender and a "
+                f"receiver cell type\nof at least {params.get('min_cells')} cells each, with each "
+                f"side expressed in at least {params.get('min_fraction', 0):.0%} of them",
+                ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         ax.set_title(title, fontsize="medium")
         finish(fig, show=show, save=save, owned=owned)
         return ax
+    fig, (ax,), owned = panels(ax, 1, (7.0, 5.0))
     pairs = pairs.assign(
         pair=pairs["source"].astype(str) + " \u2192 " + pairs["target"].astype(str),
         label=pairs["ligand"].astype(str) + " \u2013 " + pairs["receptor"].astype(str),
