@@ -253,7 +253,7 @@ def _synthetic(n_cells=360, seed=0, crossing=False):
 
 
 def _squidpy(adata, resource, chosen, n_perms, threshold):
-    sq = pytest.importorskip("squidpy")
+    import squidpy as sq  # a dependency; imported here because it is slow to import
     renamed = resource.assign(
         source=resource["ligand"].map(lambda s: chosen.get(s, s)),
         target=resource["receptor"].map(lambda s: chosen.get(s, s)),

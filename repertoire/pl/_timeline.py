@@ -31,6 +31,24 @@ PATIENT_COLOR = "black"
 BCR_COLOR = "#ff7f0e"
 
 
+def _patient_and_cohort(
+    adata: AnnData, samples: pd.DataFrame, key: str, patient: str, tissue: str
+) -> tuple[dict, pd.DataFrame, pd.DataFrame, list[str]]:
+    """Split the reconstitution table into the cohort's and the patient's samples of a tissue.
+
+    Returns the recorded interval fractions, both tables (timepoints as strings) and the
+    cohort's timepoint order.
+    """
+    fractions = {m: tuple(v) for m, v in adata.uns[key][K.PARAMS].get("fractions", {}).items()}
+    cohort = samples[samples[K.TISSUE].astype(str) == tissue]
+    mine = cohort[cohort[K.PATIENT].astype(str) == str(patient)]
+    if mine.empty:
+        raise InputError(f"patient '{patient}' has no {tissue} sample in .uns['{key}']['samples'].")
+    order = [str(t) for t in timepoint_order(cohort)]
+    as_text = {K.TIMEPOINT: lambda table: table[K.TIMEPOINT].astype(str)}
+    return fractions, cohort.assign(**as_text), mine.assign(**as_text), order
+
+
 def _enough(table: pd.DataFrame, metric: str, fractions: dict, min_cells: int) -> pd.Series:
     """Whether each value of ``metric`` rests on at least ``min_cells`` cells."""
     denominator = fractions.get(metric, (None, None))[1]
@@ -136,15 +154,8 @@ def reconstitution_timeline(
     The figure drawn into.
     """
     samples = require_result(adata, key, K.TABLE_SAMPLES, "repertoire.tl.reconstitution")
-    fractions = {m: tuple(v) for m, v in adata.uns[key][K.PARAMS].get("fractions", {}).items()}
-    cohort = samples[samples[K.TISSUE].astype(str) == tissue]
-    mine = cohort[cohort[K.PATIENT].astype(str) == str(patient)]
-    if mine.empty:
-        raise InputError(f"patient '{patient}' has no {tissue} sample in .uns['{key}']['samples'].")
-    order = [str(t) for t in timepoint_order(cohort)]
+    fractions, cohort, mine, order = _patient_and_cohort(adata, samples, key, patient, tissue)
     position = {t: i for i, t in enumerate(order)}
-    cohort = cohort.assign(**{K.TIMEPOINT: cohort[K.TIMEPOINT].astype(str)})
-    mine = mine.assign(**{K.TIMEPOINT: mine[K.TIMEPOINT].astype(str)})
     sources = [s for s in sources if any(
         mine.get(f"frac_{m}_{s}", pd.Series(dtype=float)).notna().any()
         for m, _ in TIMELINE_PANELS)]
@@ -218,15 +229,8 @@ def car_kinetics(
     samples = require_result(adata, key, K.TABLE_SAMPLES, "repertoire.tl.reconstitution")
     if "frac_car" not in samples:
         raise InputError(f".uns['{key}']['samples'] has no CAR fraction; run detect_car first.")
-    fractions = {m: tuple(v) for m, v in adata.uns[key][K.PARAMS].get("fractions", {}).items()}
-    cohort = samples[samples[K.TISSUE].astype(str) == tissue]
-    mine = cohort[cohort[K.PATIENT].astype(str) == str(patient)]
-    if mine.empty:
-        raise InputError(f"patient '{patient}' has no {tissue} sample in .uns['{key}']['samples'].")
-    order = [str(t) for t in timepoint_order(cohort)]
+    fractions, cohort, mine, order = _patient_and_cohort(adata, samples, key, patient, tissue)
     position = {t: i for i, t in enumerate(order)}
-    cohort = cohort.assign(**{K.TIMEPOINT: cohort[K.TIMEPOINT].astype(str)})
-    mine = mine.assign(**{K.TIMEPOINT: mine[K.TIMEPOINT].astype(str)})
     fig, (ax,), owned = panels(ax, 1, (9.0, 2.6))
     enough = _enough(cohort, "frac_car", fractions, min_cells)
     _draw_medians(ax, _cohort_medians(cohort, "frac_car", enough, position), label=True)
