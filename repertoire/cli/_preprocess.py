@@ -28,7 +28,8 @@ PREPROCESS = Step(
          Harmony-integrated PCA unless --no-integrate), neighbour graph, UMAP and one
          Leiden clustering per resolution in .obs; in --tables clusters_by_sample.tsv (cells
          per clustering, cluster and sample); in --figures umap_clusters (one panel per
-         resolution) and umap_samples.
+         resolution) and umap_samples (the cells coloured by their sample's patient,
+         tissue and timepoint, to see how well integration mixed them).
     """,
     tables=("clusters_by_sample",),
     figures=("umap_clusters", "umap_samples"),
@@ -71,6 +72,9 @@ def _run(args: argparse.Namespace) -> None:
     write_figures(args, PREPROCESS, {
         "umap_clusters": lambda save: pl.embedding_panels(adata, get.cluster_keys(adata),
                                                           show=False, save=save),
-        "umap_samples": lambda save: pl.embedding(adata, color=K.SAMPLE, show=False, save=save),
+        # one colour per sample would need a legend of up to hundreds of entries
+        "umap_samples": lambda save: pl.embedding_panels(
+            adata, [c for c in (K.PATIENT, K.TISSUE, K.TIMEPOINT) if c in adata.obs],
+            show=False, save=save),
     }, beside=args.output)
     io.write_h5ad(adata, args.output)
