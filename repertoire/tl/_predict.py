@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,7 +14,7 @@ from .._errors import InputError
 from .._logging import logger
 from .._utils import record
 from ._outcomes import OFFSET, check_table, landmark_samples, patient_outcomes, per_patient
-from ._stats import _pvalues
+from ._stats import _pvalues, relabelings
 
 MAX_RELABELINGS = 2000
 
@@ -181,17 +179,10 @@ def predict_outcome(
     with threadpool_limits(1):
         probability = held_out_probabilities(x, y, c)
     observed = _auc(y, probability)
-    n, total = len(y), math.comb(len(y), n_case)
-    exact = total <= max_relabelings
-    if exact:
-        labelings = []
-        for chosen in itertools.combinations(range(n), n_case):
-            labels = np.zeros(n, dtype=int)
-            labels[list(chosen)] = 1
-            labelings.append(labels)
-    else:
-        rng = np.random.default_rng(random_state)
-        labelings = [y] + [rng.permutation(y) for _ in range(max_relabelings)]
+    n = len(y)
+    members, exact = relabelings(y, max_exact=max_relabelings, n_random=max_relabelings,
+                                 random_state=random_state)
+    labelings = members.astype(int)
     logger.info("predict_outcome: %d patients (%d '%s'), %d feature(s); %s AUC over %d "
                 "relabelings", n, n_case, case, x.shape[1], "exact" if exact else "random",
                 len(labelings))

@@ -97,6 +97,31 @@ def _pvalues(null: np.ndarray, observed: float, alternative: str) -> tuple[float
     return pvalue, p_min
 
 
+def relabelings(
+    labels: np.ndarray, *, max_exact: int = MAX_EXACT, n_random: int = N_RANDOM,
+    random_state: int = 0,
+) -> tuple[np.ndarray, bool]:
+    """Return the relabelings of the units that a permutation test compares with ``labels``.
+
+    One boolean row per relabeling: every way of choosing ``sum(labels)`` of the units as the
+    group when there are at most ``max_exact`` of them (``exact`` is ``True``), otherwise the
+    observed labeling and ``n_random`` random ones (seeded).
+    """
+    labels = np.asarray(labels, dtype=bool)
+    n, k = len(labels), int(labels.sum())
+    total = math.comb(n, k)
+    if total <= max_exact:
+        members = np.zeros((total, n), dtype=bool)
+        for row, chosen in enumerate(itertools.combinations(range(n), k)):
+            members[row, list(chosen)] = True
+        return members, True
+    rng = np.random.default_rng(random_state)
+    order = np.argsort(rng.random((n_random, n)), axis=1)
+    members = np.zeros((n_random, n), dtype=bool)
+    np.put_along_axis(members, order[:, :k], True, axis=1)
+    return np.vstack([labels, members]), False
+
+
 def label_permutation_test(
     values: Sequence[float] | np.ndarray,
     in_group: Sequence[bool] | np.ndarray,
@@ -121,18 +146,8 @@ def label_permutation_test(
         raise InputError("both groups need at least one patient for a permutation test.")
     if np.isnan(x).any():
         raise InputError("values hold NaN; drop patients without a value first.")
-    total = math.comb(n, k)
-    exact = total <= max_exact
-    if exact:
-        members = np.zeros((total, n), dtype=bool)
-        for row, chosen in enumerate(itertools.combinations(range(n), k)):
-            members[row, list(chosen)] = True
-    else:
-        rng = np.random.default_rng(random_state)
-        order = np.argsort(rng.random((n_random, n)), axis=1)
-        members = np.zeros((n_random, n), dtype=bool)
-        np.put_along_axis(members, order[:, :k], True, axis=1)
-        members = np.vstack([labels, members])
+    members, exact = relabelings(labels, max_exact=max_exact, n_random=n_random,
+                                 random_state=random_state)
     null = (members @ x) / k - (~members @ x) / (n - k)
     observed = float(x[labels].mean() - x[~labels].mean())
     pvalue, p_min = _pvalues(null, observed, alternative)
