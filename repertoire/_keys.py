@@ -92,6 +92,9 @@ CLONE_TRACKING = "clone_tracking"
 PREEXISTING = "preexisting"
 RECONSTITUTION = "reconstitution"
 
+# the input files of each sample, with their checksums (written by repertoire.io.read_cohort)
+INPUTS = "inputs"
+
 # cell-cell communication and niches
 COMMUNICATION = "communication"
 NICHE_SCORES = "niche_scores"
@@ -118,6 +121,7 @@ TABLE_PAIRS = "pairs"  # one row per sample x source x target cell type (neighbo
 TABLE_NEIGHBOURHOODS = "neighbourhoods"
 TABLE_COMPOSITIONS = "compositions"  # one row per neighbourhood x cell type
 TABLE_ABUNDANCES = "abundances"  # one row per sample x neighbourhood
+TABLE_FILES = "files"
 
 # ground truth written by the simulator
 TRUE_PREFIX = "true_"

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
+import stat
 
 import anndata as ad
 import awkward as ak
@@ -224,6 +226,20 @@ def test_write_h5ad_is_atomic(tmp_path, monkeypatch, small_cohort):
     with pytest.raises(OSError, match="disk full"):
         rp.io.write_h5ad(small_cohort[:5].copy(), target)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_atomic_outputs_keep_the_permissions_of_a_plain_write(tmp_path, umask):
+    plain, atomic = tmp_path / "plain.tsv", tmp_path / "atomic.tsv"
+    previous = os.umask(umask)
+    try:
+        plain.write_text("x")
+        with rp.io.atomic_path(atomic) as tmp:
+            tmp.write_text("x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(atomic.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+    assert stat.S_IMODE(atomic.stat().st_mode) == 0o666 & ~umask
 
 
 def test_h5_written_has_10x_layout(tmp_path, small_cohort):

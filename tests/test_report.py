@@ -42,6 +42,7 @@ def analysed():
     rp.tl.reconstitution(adata, n_boot=50)
     rp.tl.communication(adata, sample_key=K.SAMPLE, n_perms=50)
     rp.tl.niche_scores(adata)
+    rp.tl.niche_outcomes(adata, n_boot=50)
     return adata
 
 
@@ -129,14 +130,24 @@ def test_methods_list_parameters_versions_and_inputs(report):
     assert text.count("Generated ") == 1
 
 
-def test_input_checksums_when_paths_are_in_obs(analysed, tmp_path):
-    adata = analysed[analysed.obs[K.PATIENT].astype(str) == "P01"].copy()
-    gex = tmp_path / "gex.h5"
-    gex.write_bytes(b"counts")
-    adata.obs["gex"] = str(gex)
-    text = rp.report.patient_report(adata, "P01", tmp_path / "P01.html").read_text()
+def test_input_checksums_of_a_cohort_read_from_files(tmp_path):
+    gex = tmp_path / "gex.h5ad"
+    cells = rp.datasets.simulate_cohort(1, 1, cells_per_sample=40, seed=3)
+    sample = cells[cells.obs[K.SAMPLE] == cells.obs[K.SAMPLE].iloc[0]]
+    anndata = __import__("anndata")
+    anndata.AnnData(X=sample.layers["counts"], var=sample.var[[]],
+                    obs=sample.obs[[]].set_axis(sample.obs[K.BARCODE].astype(str))).write_h5ad(gex)
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("sample_id\tpatient_id\ttimepoint\tday\ttissue\toutcome\tgex\n"
+                     "S1\tP1\tbaseline\t-7\tblood\tremission\tgex.h5ad\n")
+    adata = rp.io.read_cohort(sheet)
+    files = rp.get.inputs(adata)
+    assert files[[K.SAMPLE, "kind", "path"]].values.tolist() == [["S1", "gex", str(gex)]]
+    assert files["sha256"].iloc[0] == hashlib.sha256(gex.read_bytes()).hexdigest()
+    rp.pp.normalize(adata)
+    text = rp.report.patient_report(adata, "P1", tmp_path / "P1.html").read_text()
     assert "inputs not recorded" not in text
-    assert hashlib.sha256(b"counts").hexdigest() in text
+    assert files["sha256"].iloc[0] in text
 
 
 # ---------------------------------------------------------------- summary table
@@ -215,7 +226,7 @@ def test_a_cohort_without_marrow(analysed, report, tmp_path):
 
 def test_a_cohort_without_bcr_and_without_niches(analysed, tmp_path):
     adata = analysed.copy()
-    for key in (*BCR_UNS, K.NICHE_SCORES, K.COMMUNICATION, K.CHAIN_INDICES):
+    for key in (*BCR_UNS, K.NICHE_SCORES, K.NICHE_OUTCOMES, K.COMMUNICATION, K.CHAIN_INDICES):
         adata.uns.pop(key, None)
     for key in (K.AIRR, K.CHAIN_INDICES):
         adata.obsm.pop(key, None)
@@ -236,7 +247,8 @@ def test_a_cohort_without_bcr_and_without_niches(analysed, tmp_path):
 def _rename(adata, column: str, old: str, new: str) -> None:
     """Rename one value of an ``.obs`` column, and in every table of ``.uns`` (a test may look
     at the layouts the report must not)."""
-    adata.obs[column] = adata.obs[column].cat.rename_categories({old: new})
+    if column in adata.obs:
+        adata.obs[column] = adata.obs[column].cat.rename_categories({old: new})
 
     def walk(entry):
         for value in entry.values():
@@ -264,18 +276,120 @@ def test_user_strings_are_escaped(analysed, tmp_path):
     seen = seen[(seen[K.PATIENT].astype(str) == patient) & (seen["phase"] != "baseline")]
     assert not seen.empty
     _rename(adata, K.CELL_TYPE, str(seen[K.CELL_TYPE].iloc[0]), PAYLOADS[1] + "ct")
-    path = rp.report.patient_report(adata, patient, tmp_path / "escaped.html")
-    text = path.read_text()
-    for payload in PAYLOADS:
-        assert payload not in text
-    assert str(escape(patient)) in text
-    assert str(escape(sample)) in text
-    assert str(escape(PAYLOADS[1] + "ct")) in text  # the cell type, in the clone table
-    parsed = _parse(text)
-    assert "script" not in parsed.tags
-    assert all(src.startswith("data:image/png;base64,") for src in parsed.sources)
+    # a label of a user's niche file, an input path and a configured value
+    niche = PAYLOADS[0] + "niche"
+    tested = rp.get.niche_outcomes(adata).query("family == 'niche' and n_case > 0")
+    top = str(tested.sort_values(["p", "rank"])["feature"].iloc[0])  # named on the cohort page
+    _rename(adata, "niche", top, niche)
+    _rename(adata, "feature", top, niche)
+    definitions = adata.uns[K.NICHE_SCORES][K.PARAMS]["niches"]
+    definitions[niche] = definitions.pop(top)
+    adata.uns[K.INPUTS] = {K.TABLE_FILES: pd.DataFrame({
+        K.SAMPLE: [sample], "kind": ["gex"], "path": [PAYLOADS[1] + "/gex.h5"],
+        "sha256": ["0" * 64]})}
+    adata.uns[K.QC][K.PARAMS]["batch_key"] = PAYLOADS[1] + "config"
+    path = rp.report.patient_report(adata, patient, tmp_path / "escaped.html",
+                                    cohort_page=PAYLOADS[1])
+    cohort = rp.report.cohort_report(adata, tmp_path / "cohort.html")
+    text, cohort_text = path.read_text(), cohort.read_text()
+    for page in (text, cohort_text):
+        for payload in PAYLOADS:
+            assert payload not in page
+        parsed = _parse(page)
+        assert "script" not in parsed.tags
+        assert all(src.startswith("data:image/png;base64,") for src in parsed.sources)
+        assert str(escape(patient)) in page
+        assert str(escape(PAYLOADS[1] + "config")) in page
+    for shown in (sample, PAYLOADS[1] + "ct", PAYLOADS[1] + "/gex.h5", niche):
+        assert str(escape(shown)) in text, shown
+    assert str(escape(niche)) in cohort_text
     assert rp.report.summary_path(path, patient).is_file()
     assert rp.report.summary_path(path, patient).parent == tmp_path
+    # the cohort page links the patient's page by a file name made safe, inside its folder
+    hrefs = [h for h in _parse(cohort_text).links if not h.startswith(("#", "data:"))]
+    assert rp.report.page_name(patient) in hrefs
+    assert all("/" not in h and not h.startswith(".") for h in hrefs)
+
+
+# ---------------------------------------------------------------- the cohort report
+
+
+@pytest.fixture(scope="module")
+def cohort_pages(analysed, tmp_path_factory):
+    """Every patient's page and the cohort page, in one folder, as the workflow writes them."""
+    folder = tmp_path_factory.mktemp("pages")
+    for patient in ("P01", "P02", "P03"):
+        rp.report.patient_report(analysed, patient, folder / f"{patient}.html",
+                                 cohort_page="cohort.html")
+    path = rp.report.cohort_report(analysed, folder / "cohort.html")
+    return path, path.read_text(encoding="utf-8")
+
+
+def test_cohort_page_links_every_patient_and_back(cohort_pages):
+    path, text = cohort_pages
+    assert path.stat().st_size < MAX_BYTES
+    parsed = _parse(text)
+    assert "<script" not in text
+    assert all(src.startswith("data:image/png;base64,") for src in parsed.sources)
+    pages = [link for link in parsed.links if not link.startswith(("#", "data:"))]
+    assert sorted(set(pages)) == ["P01.html", "P02.html", "P03.html"]
+    for page in pages:
+        assert (path.parent / page).is_file()
+        assert 'href="cohort.html"' in (path.parent / page).read_text()
+    anchors = set(re.findall(r'id="([^"]+)"', text))
+    assert all(link[1:] in anchors for link in parsed.links if link.startswith("#"))
+
+
+def test_cohort_flags_are_each_patients_flags(analysed, cohort_pages):
+    path, text = cohort_pages
+    table = pd.read_csv(path.parent / "flags.tsv", sep="\t", keep_default_na=False)
+    recon = rp.get.reconstitution(analysed)
+    clones = rp.get.clone_tracking(analysed, "clones")
+    scores = rp.get.niche_scores(analysed)
+    for patient in ("P01", "P02", "P03"):
+        expected = compute_flags(
+            patient, samples=recon[recon[K.PATIENT].astype(str) == patient],
+            clones=clones[clones[K.PATIENT].astype(str) == patient], niche_scores=scores,
+            min_cells=10)
+        mine = table[table[K.PATIENT] == patient]
+        assert mine["flag"].tolist() == [f.name for f in expected], patient
+        assert mine["text"].tolist() == [f.text for f in expected], patient
+        for flag in expected:
+            assert str(escape(flag.text)) in text
+    assert (table[K.PATIENT] == "P03").sum() >= 3  # the relapsing patient is flagged most
+
+
+def test_cohort_findings_count_patients_and_show_p_beside_p_min(analysed, cohort_pages):
+    _, text = cohort_pages
+    samples = rp.get.reconstitution(analysed)
+    post = samples[(samples[K.DAY] > 0) & (samples[K.TISSUE].astype(str) == "blood")
+                   & (samples["n_B_tx"] >= 10)]
+    last = post.sort_values(K.DAY).groupby(K.PATIENT, observed=True).tail(1)
+    for outcome in ("remission", "relapse"):
+        group = last[last[K.OUTCOME].astype(str) == outcome]
+        naive = int((group["frac_naive_tx"] > group["frac_memory_tx"]).sum())
+        assert f"{naive} of {len(group)} {outcome} patient(s) returned naive-dominant" in text
+    outcomes = rp.get.reconstitution(analysed, "outcomes")
+    naive = outcomes[(outcomes["metric"] == "frac_naive_tx")
+                     & (outcomes[K.TISSUE].astype(str) == "blood")]
+    best = naive.sort_values(["p", "n_control"], ascending=[True, False]).iloc[0]
+    assert f"clearest at {best[K.TIMEPOINT]}" in text
+    assert f"exact p = {rp.report._html.number(best['p'])}, smallest attainable p = " \
+           f"{rp.report._html.number(best['p_min'])}" in text
+    # both outcome tables put p and p_min side by side
+    assert text.count("<th>p</th><th>p_min</th>") == 2
+    # three patients, one relapsing: nothing can reach p ≤ 0.05, and the page says why
+    assert "not distinguishable at this cohort size" in text
+    assert "No niche measure was higher in relapse at p ≤ 0.05" in text
+
+
+def test_cohort_page_without_niches_says_so(analysed, tmp_path):
+    adata = analysed.copy()
+    for key in (K.NICHE_SCORES, K.NICHE_OUTCOMES):
+        del adata.uns[key]
+    text = rp.report.cohort_report(adata, tmp_path / "cohort.html").read_text()
+    assert "Niche outcomes not computed" in text
+    assert "Finding 1" in text
 
 
 # ---------------------------------------------------------------- flags

@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from .. import __version__
 from .._errors import InputError
 from .._logging import configure
-from . import _annotate, _bcr, _niches, _preprocess, _qc, _simulate, _validate
+from . import _annotate, _bcr, _niches, _preprocess, _qc, _report, _simulate, _validate
 from ._base import FIGURE_FORMATS, Step
 from ._bcr import PATIENT_FIGURES
 from ._niches import INTERACTION_FIGURES, NICHE_FIGURES, SPATIAL_FIGURES
 from ._validate import describe_samplesheet
 
 EXIT_INPUT_ERROR = 2
-_MODULES = (_validate, _qc, _preprocess, _annotate, _bcr, _niches, _simulate)
+_MODULES = (_validate, _qc, _preprocess, _annotate, _bcr, _niches, _report, _simulate)
 STEPS: dict[str, Step] = {step.name: step for module in _MODULES for step in module.STEPS}
 
 __all__ = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from .. import _keys as K
 from ._base import (
@@ -19,9 +18,6 @@ from ._base import (
     write_tables,
 )
 
-if TYPE_CHECKING:
-    pass
-
 BCR = Step(
     "bcr", "Call B-cell states and clones, follow clones over time and measure reconstitution.",
     """
@@ -35,8 +31,8 @@ BCR = Step(
          reconstitution_outcomes (relapse against remission per tissue, timepoint and metric:
          effect as a difference of empirical logits with its bootstrap interval, exact p,
          p_min, q), reconstitution_timepoints); in --figures isotypes, shm,
-         clone_tracking, diversity, reconstitution_cohort, and one time course per patient
-         in reconstitution/.
+         clone_tracking, diversity, reconstitution_cohort, and one blood time course per patient
+         in reconstitution/ (every patient with a blood sample).
     """,
     tables=(
         "bcr_states", "clones", "diversity", "clone_tracking_samples", "clone_tracking_clones",
@@ -102,10 +98,11 @@ def _run(args: argparse.Namespace) -> None:
         "reconstitution_cohort": lambda save: pl.reconstitution_cohort(
             adata, metric="frac_naive_bcr", show=False, save=save),
     }, beside=args.output)
-    patients = get.reconstitution(adata)[K.PATIENT].astype(str).unique()
+    samples = get.reconstitution(adata)
+    samples = samples[samples[K.TISSUE].astype(str) == "blood"]
     draw({
-        f"{PATIENT_FIGURES}/{patient}": lambda save, p=patient: pl.reconstitution(
-            adata, p, show=False, save=save)
-        for patient in patients
+        f"{PATIENT_FIGURES}/{patient}": lambda save, p=patient: pl.reconstitution_timeline(
+            adata, p, tissue="blood", show=False, save=save)
+        for patient in samples[K.PATIENT].astype(str).unique()
     }, output_dir(args, "figures", args.output), args.figure_format)
     io.write_h5ad(adata, args.output)

@@ -16,6 +16,7 @@ from ._tables import (
     communication,
     communication_programmes,
     diversity,
+    inputs,
     niche_outcomes,
     niche_scores,
     qc,
@@ -26,5 +27,5 @@ from ._tables import (
 __all__ = [
     "annotation", "bcr_states", "car", "cell_types", "clone_tracking", "clones",
     "cluster_counts", "cluster_keys", "communication", "communication_programmes", "diversity",
-    "niche_outcomes", "niche_scores", "qc", "reconstitution", "spatial_niches",
+    "inputs", "niche_outcomes", "niche_scores", "qc", "reconstitution", "spatial_niches",
 ]

@@ -297,6 +297,25 @@ def communication(
 
 
 @doc_params
+def inputs(adata: AnnData, *, key: str = K.INPUTS) -> pd.DataFrame:
+    """Return the input files of every sample, with their SHA-256 checksums.
+
+    Parameters
+    ----------
+    {adata}
+        As read by :func:`repertoire.io.read_cohort`.
+    key
+        Key of the input record in ``.uns``.
+
+    Returns
+    -------
+    One row per sample and file: ``sample_id``, ``kind`` (``gex``, ``bcr``, ``tcr`` or
+    ``spatial``), ``path`` and ``sha256``.
+    """
+    return _table(adata, key, K.TABLE_FILES, "repertoire.io.read_cohort")
+
+
+@doc_params
 def niche_scores(adata: AnnData, *, key: str = K.NICHE_SCORES) -> pd.DataFrame:
     """Named niche scores per sample, with their parts.
 

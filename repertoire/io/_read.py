@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anndata as ad
+import awkward as ak
 import numpy as np
 import pandas as pd
 import scanpy as sc
@@ -18,7 +20,7 @@ from .. import _keys as K
 from .._errors import InputError
 from .._logging import logger, progress
 from ._airr import align_airr, concat_airr, empty_airr, merge_chains
-from ._samplesheet import read_samplesheet
+from ._samplesheet import FILE_COLUMNS, read_samplesheet
 
 PROTEIN = "protein"
 
@@ -267,13 +269,46 @@ def _read_sample(row: pd.Series) -> AnnData:
                 "gene-expression matrix."
             )
         adata.obsm[K.SPATIAL] = coordinates.to_numpy()
-    metadata = {c: row[c] for c in row.index if c not in ("gex", "bcr", "tcr", "spatial")}
+    metadata = {c: row[c] for c in row.index if c not in FILE_COLUMNS}
+    adata.uns[K.INPUTS] = {K.TABLE_FILES: input_files(row)}
     adata.obs = pd.DataFrame(
         {K.BARCODE: barcodes.to_numpy(), **{c: [v] * adata.n_obs for c, v in metadata.items()}},
         index=pd.Index([f"{sample}_{b}" for b in barcodes]),
     )
     logger.debug("sample %s: %d cells", sample, adata.n_obs)
     return adata
+
+
+def input_files(row: pd.Series) -> pd.DataFrame:
+    """Return the files of one sample-sheet row with their SHA-256 checksums.
+
+    Parameters
+    ----------
+    row
+        One row of :func:`read_samplesheet` (its name the ``sample_id``).
+
+    Returns
+    -------
+    One row per file column given: ``sample_id``, ``kind`` (the column), ``path`` and
+    ``sha256`` (of a 10x matrix directory: of its files' names and contents, in name order).
+    """
+    rows = [{K.SAMPLE: str(row.name), "kind": column, "path": str(row[column]),
+             "sha256": checksum(Path(row[column]))}
+            for column in FILE_COLUMNS if _given(row.get(column))]
+    return pd.DataFrame(rows, columns=[K.SAMPLE, "kind", "path", "sha256"])
+
+
+def checksum(path: Path) -> str:
+    """Return the SHA-256 of a file, or of a directory's files (names, contents; name order)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def _given(value: object) -> bool:
@@ -369,7 +404,10 @@ def concat_samples(parts: Sequence[AnnData], *, index_chains: bool = True) -> An
         cohort.obsm[PROTEIN] = protein.loc[cohort.obs_names]
     _categorical_metadata(cohort)
     cohort.uns.update(_joined_records(parts))
-    if index_chains:
+    if index_chains and not int(ak.sum(ak.num(airr, axis=1))):
+        # scirpy needs chain fields to index; a cohort read without receptor files has none
+        logger.info("no sample has a receptor chain: chains are not indexed")
+    elif index_chains:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ir.pp.index_chains(cohort)

@@ -28,6 +28,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     Yields
     ------
     A temporary path in the same directory (so the final rename is atomic), with the same suffix.
+    The file keeps the permissions a plain write would give (``0o666`` less the umask), not the
+    owner-only ones of a temporary file, so that a lab's group can read the outputs.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,10 +40,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _umask() -> int:
+    # the umask is only readable by setting it; set it back at once
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_h5ad(

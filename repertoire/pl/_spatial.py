@@ -116,8 +116,9 @@ def spatial_niches(
     axis.set_aspect("equal")
     axis.set_xticks([])
     axis.set_yticks([])
+    # left-aligned: the long second and third lines run over the legend, not off the figure
     axis.set_title(_title(str(sample), obs, samples, sample_key, float(params["radius"])),
-                   fontsize="medium")
+                   fontsize="medium", loc="left")
     finish(fig, show=show, save=save, owned=owned)
     return axis
 

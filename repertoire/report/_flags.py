@@ -40,14 +40,15 @@ class Flag:
     """One flag of a patient.
 
     Its name (the ``metric`` of its summary rows), its sentence, the section (``#anchor``)
-    holding the evidence, and the samples behind it as ``(sample_id, timepoint)`` pairs (none
-    for a patient-level flag).
+    holding the evidence, the samples behind it as ``(sample_id, timepoint)`` pairs (none
+    for a patient-level flag), and a few words for a cell of the cohort's flag table.
     """
 
     name: str
     text: str
     anchor: str
     where: tuple[tuple[str, str], ...] = ()
+    short: str = ""
 
 
 def thresholds(flags: Mapping[str, float] | None) -> dict[str, float]:
@@ -92,7 +93,8 @@ def memory_dominant(samples: pd.DataFrame, *, min_cells: int, ratio: float) -> l
                  f"memory-dominant reconstitution at {row[K.TIMEPOINT]} "
                  f"({row[K.TISSUE]}: memory {row['frac_memory_tx']:.0%} vs naive "
                  f"{row['frac_naive_tx']:.0%} of {int(row['n_B_tx'])} B cells)",
-                 "reconstitution", ((str(row[K.SAMPLE]), str(row[K.TIMEPOINT])),))
+                 "reconstitution", ((str(row[K.SAMPLE]), str(row[K.TIMEPOINT])),),
+                 f"{row[K.TIMEPOINT]} {row[K.TISSUE]}")
             for _, row in rows.iterrows()]
 
 
@@ -120,7 +122,7 @@ def aplasia(samples: pd.DataFrame) -> list[Flag]:
     if last[K.DAY] == rows[K.DAY].max():
         text += " (the last sample: no B-cell return seen yet)"
     return [Flag("aplasia", text, "reconstitution",
-                 ((str(last[K.SAMPLE]), str(last[K.TIMEPOINT])),))]
+                 ((str(last[K.SAMPLE]), str(last[K.TIMEPOINT])),), f"until {last[K.TIMEPOINT]}")]
 
 
 def returned_clones(clones: pd.DataFrame | None, *, minimum: float) -> list[Flag]:
@@ -145,7 +147,7 @@ def returned_clones(clones: pd.DataFrame | None, *, minimum: float) -> list[Flag
     cells = int(back["n_cells_after"].sum())
     return [Flag("baseline_clones_returned",
                  f"baseline clones re-emerged ({len(back)} clone(s), {cells} cell(s) after "
-                 "infusion)", "bcr")]
+                 "infusion)", "bcr", (), f"{len(back)} clone(s)")]
 
 
 def niche_relapse_range(
@@ -200,7 +202,8 @@ def niche_relapse_range(
             f"{niche} niche in the relapse range at "
             f"{', '.join(dict.fromkeys(str(row[K.TIMEPOINT]) for row, _ in rows))} "
             f"(score > remission maximum; {'; '.join(parts)})",
-            "niches", tuple((str(row[K.SAMPLE]), str(row[K.TIMEPOINT])) for row, _ in rows)))
+            "niches", tuple((str(row[K.SAMPLE]), str(row[K.TIMEPOINT])) for row, _ in rows),
+            ", ".join(dict.fromkeys(f"{row[K.TIMEPOINT]} {row[K.TISSUE]}" for row, _ in rows))))
     return flags
 
 

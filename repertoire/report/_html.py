@@ -60,6 +60,6 @@ def figure_uri(fig: Figure) -> str:
     The PNG carries no metadata, so the same figure gives the same bytes.
     """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
 from .. import _keys as K
+from .. import get
+from .._errors import InputError
 from ._flags import FLAG_NICHES, FLAG_TEXT
 
 PACKAGES = ("repertoire", "scanpy", "anndata", "scirpy", "squidpy", "numpy")
-INPUT_COLUMNS = ("gex", "bcr", "tcr", "spatial")
 MAX_VALUE_CHARS = 160
 MAX_ITEMS = 12
 
@@ -64,37 +63,17 @@ def parameters(adata: AnnData) -> list[dict]:
     return steps
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def inputs(adata: AnnData, samples: pd.DataFrame) -> list[list[str]]:
-    """Input files of this patient's samples with their sha256, when ``.obs`` records them.
+    """Input files of this patient's samples with their sha256, as read by ``read_cohort``.
 
-    :func:`repertoire.io.read_cohort` keeps every sample-sheet column except the file paths
-    (``gex``, ``bcr``, ``tcr``, ``spatial``), so an unchanged cohort gives no rows; a cohort
-    whose ``.obs`` carries those columns gets each file's checksum (directories and missing
-    files are named without one).
+    None when the cohort carries no input record (an AnnData built otherwise).
     """
-    columns = [c for c in INPUT_COLUMNS if c in adata.obs]
-    if not columns:
+    try:
+        files = get.inputs(adata)
+    except InputError:
         return []
-    obs = adata.obs[adata.obs[K.SAMPLE].astype(str).isin(set(samples[K.SAMPLE]))]
-    rows = []
-    for (sample, *paths) in obs[[K.SAMPLE, *columns]].astype(str).drop_duplicates().itertuples(
-            index=False):
-        for column, value in zip(columns, paths, strict=True):
-            if value in ("", "nan", "None"):
-                continue
-            path = Path(value)
-            checksum = _sha256(path) if path.is_file() else (
-                "directory" if path.is_dir() else "file not found")
-            rows.append([sample, column, value, checksum])
-    return rows
+    files = files[files[K.SAMPLE].astype(str).isin(set(samples[K.SAMPLE]))]
+    return files[[K.SAMPLE, "kind", "path", "sha256"]].astype(str).to_numpy().tolist()
 
 
 def flag_rules(limits: Mapping[str, float], min_cells: int) -> list[list[str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ..io import atomic_path, write_table
 from . import _methods, _sections
 from ._flags import compute_flags, thresholds
 from ._html import render
+from ._names import safe_name
 
 SUMMARY_COLUMNS = [K.PATIENT, "section", "metric", K.SAMPLE, K.TIMEPOINT, K.TISSUE, "value", "n"]
 #: matplotlib settings of every report figure (one look, no dependence on the user's rc)
@@ -33,7 +33,7 @@ def summary_path(path: str | os.PathLike, patient: str) -> Path:
     Beside it, named ``{patient}.summary.tsv``, with every character of the patient id other
     than letters, digits, ``.``, ``_`` and ``-`` replaced by ``_`` (an id is not a path).
     """
-    return Path(path).parent / f"{re.sub(r'[^A-Za-z0-9._-]', '_', str(patient))}.summary.tsv"
+    return Path(path).parent / f"{safe_name(patient)}.summary.tsv"
 
 
 def patient_report(
@@ -43,6 +43,7 @@ def patient_report(
     *,
     min_cells: int = 10,
     flags: Mapping[str, float] | None = None,
+    cohort_page: str | None = None,
 ) -> Path:
     """Write one patient's report: a self-contained HTML page and a tidy summary table.
 
@@ -66,6 +67,9 @@ def patient_report(
         Fewest cells behind a fraction for it to be drawn, shown or flagged.
     flags
         Thresholds overriding :data:`repertoire.report.FLAG_THRESHOLDS`.
+    cohort_page
+        Link to the cohort report, relative to ``path``, shown at the top of the page (none by
+        default).
 
     Returns
     -------
@@ -82,7 +86,7 @@ def patient_report(
         context, summary = _content(adata, patient, min_cells=min_cells, limits=limits)
     timestamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     html = render("patient.html.j2", **context, summary_name=summary_file.name,
-                  timestamp=timestamp)
+                  timestamp=timestamp, cohort_href=cohort_page)
     with atomic_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")
     write_table(summary, summary_file)
@@ -97,7 +101,8 @@ def _content(adata: AnnData, patient: str, *, min_cells: int,
     recon, recon_table = _sections.reconstitution(adata, patient, samples, min_cells=min_cells)
     bcr, clones = _sections.bcr(adata, patient, samples, recon_table)
     niches, scores = _sections.niches(adata, patient, samples)
-    sections = [header, recon, bcr, niches]
+    cell_types = _sections.cell_types(adata, patient, samples)
+    sections = [header, recon, bcr, niches, cell_types]
     found = compute_flags(patient, samples=recon_table, clones=clones, niche_scores=scores,
                           min_cells=min_cells, flags=limits)
     rows = [row for section in sections for row in section.summary]

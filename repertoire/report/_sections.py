@@ -28,10 +28,11 @@ TISSUE_ORDER = {"blood": 0, "bone_marrow": 1}
 
 @dataclass
 class Section:
-    """What one section shows: tables (``columns`` + ``rows``), figures, sentences."""
+    """What one section shows: findings, notes, tables (``columns`` + ``rows``), figures."""
 
     anchor: str
     title: str
+    statements: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     tables: list[dict] = field(default_factory=list)
     figures: list[dict] = field(default_factory=list)
@@ -162,20 +163,24 @@ def reconstitution(adata: AnnData, patient: str, samples: pd.DataFrame, *,
     fractions = {m: list(v) for m, v in params.get("fractions", {}).items()}
     tissue = _main_tissue(samples)
     n_tissue = int((table[K.TISSUE] == tissue).sum())
-    if n_tissue >= 2:
+    # the main tissue first, then any other with a time course of its own (marrow)
+    for drawn in [tissue, *sorted(set(table[K.TISSUE]) - {tissue})]:
+        n_drawn = int((table[K.TISSUE] == drawn).sum())
+        if n_drawn < 2:
+            if drawn == tissue:
+                section.notes.append(f"Only {n_drawn} {drawn} sample: no time course to draw.")
+            continue
         section.figures.append({
-            "uri": figure_uri(pl.reconstitution_timeline(adata, patient, tissue=tissue,
+            "uri": figure_uri(pl.reconstitution_timeline(adata, patient, tissue=drawn,
                                                          min_cells=min_cells)),
-            "alt": f"reconstitution of {patient} ({tissue})",
-            "caption": f"{tissue}: this patient (black: transcriptome"
+            "alt": f"reconstitution of {patient} ({drawn})",
+            "caption": f"{drawn}: this patient (black: transcriptome"
                        + (", orange dashed: BCR" if _has_bcr(table) else "; no BCR fractions")
                        + f"; bars: Wilson 95% intervals) against the cohort's remission (blue) and "
                        f"relapse (red) medians per timepoint (all patients, this one included). "
                        f"Fractions on fewer than {min_cells} cells are not drawn; grey: aplasia "
                        f"(fewer than {params.get('aplasia_below', 5)} B cells per 1000).",
         })
-    else:
-        section.notes.append(f"Only {n_tissue} {tissue} sample: no time course to draw.")
     car_known = "frac_car" in table and table["frac_car"].notna().any()
     if car_known and n_tissue >= 2:
         ax = pl.car_kinetics(adata, patient, tissue=tissue, min_cells=min_cells)
@@ -371,4 +376,117 @@ def niches(adata: AnnData, patient: str,
     for _, row in mine.iterrows():
         section.summary.append(_row(patient, "niches", f"niche_{row['niche']}", row["score"],
                                     row.astype(object)))
+    strongest = strongest_niche(scores, patient)
+    if strongest is not None:
+        niche, sample, timepoint, tissue, rank = strongest
+        section.figures.append({
+            "uri": figure_uri(pl.interactions(adata, sample=sample, niche=niche, n_top=15).figure),
+            "alt": f"interactions of the {niche} niche in {sample}",
+            "caption": f"The interactions behind this patient's strongest niche: {niche} at "
+                       f"{timepoint} ({tissue}), above {rank:.0%} of the cohort's samples there. "
+                       "Dot size: smaller expressing fraction of ligand and receptor; colour: "
+                       "CellPhoneDB statistic; ring: specific within the sample (p ≤ 0.05).",
+        })
+    section.figures.extend(_spatial_map(adata, patient, samples, section))
     return section, scores
+
+
+def strongest_niche(
+    scores: pd.DataFrame, patient: str
+) -> tuple[str, str, str, str, float] | None:
+    """Find the patient's post-infusion niche score ranking highest within the cohort.
+
+    Each score is ranked among every sample's score of the same niche, timepoint and tissue
+    (the fraction of the other samples it exceeds); of the patient's scores resting on at least
+    one tested ligand-receptor pair, the highest-ranked one, the larger score breaking ties, is
+    returned as ``(niche, sample_id, timepoint, tissue, rank)``, or
+    ``None`` when the patient has no scored post-infusion sample with others to rank against.
+    """
+    scored = scores[scores["score"].notna() & (scores[K.DAY].astype(float) > 0)].copy()
+    keys = ["niche", K.TIMEPOINT, K.TISSUE]
+    scored[keys] = scored[keys].astype(str)
+    groups = scored.groupby(keys)["score"]
+    others = groups.transform("size") - 1
+    scored["rank"] = (groups.rank(method="min") - 1) / others.where(others > 0)
+    tested = scored["n_pairs_scored"] > 0 if "n_pairs_scored" in scored else True
+    mine = scored[(scored[K.PATIENT].astype(str) == str(patient)) & scored["rank"].notna()
+                  & tested]
+    if mine.empty:
+        return None
+    best = mine.sort_values(["rank", "score", "niche"], ascending=[False, False, True]).iloc[0]
+    return (str(best["niche"]), str(best[K.SAMPLE]), str(best[K.TIMEPOINT]),
+            str(best[K.TISSUE]), float(best["rank"]))
+
+
+def _spatial_map(adata: AnnData, patient: str, samples: pd.DataFrame,
+                 section: Section) -> list[dict]:
+    """Map the patient's latest marrow section with coordinates, if there is one."""
+    spatial = fetch(get.spatial_niches, adata)
+    if spatial is None:
+        return []
+    spatial = spatial[spatial["graph"].astype(str) == "spatial"]
+    mine = samples[samples[K.SAMPLE].isin(set(spatial[K.SAMPLE].astype(str)))]
+    if mine.empty:
+        section.notes.append("No sample of this patient has spatial coordinates: no map.")
+        return []
+    latest = mine.iloc[-1]
+    return [{
+        "uri": figure_uri(pl.spatial_niches(adata, latest[K.SAMPLE]).figure),
+        "alt": f"spatial map of {latest[K.SAMPLE]}",
+        "caption": f"{latest[K.SAMPLE]} ({latest[K.TIMEPOINT]}, {latest[K.TISSUE]}): cells where "
+                   "they lie, coloured by cellular neighbourhood; stars: plasma cells; ringed: "
+                   "niche senders."
+                   + (f" {len(mine)} sections have coordinates; the latest is shown."
+                      if len(mine) > 1 else ""),
+    }]
+
+
+# ---------------------------------------------------------------- 5. cell types
+
+
+def cell_types(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
+    """Show the patient's cells on the cohort embedding and each sample's composition."""
+    section = Section("cell-types", "Cell types")
+    if K.CELL_TYPE not in adata.obs:
+        section.notes.append("Cell types not annotated (run repertoire.tl.annotate).")
+        return section
+    mine = (adata.obs[K.PATIENT].astype(str) == str(patient)).to_numpy()
+    if "X_umap" in adata.obsm:
+        section.figures.append({
+            "uri": figure_uri(_patient_embedding(adata, mine, patient)),
+            "alt": f"cells of {patient} on the cohort UMAP",
+            "caption": f"The cohort's UMAP: {patient}'s {int(mine.sum())} cells coloured by "
+                       f"cell type over the other patients' {int((~mine).sum())} in grey.",
+        })
+    else:
+        section.notes.append("No UMAP in this cohort (run repertoire.pp.umap): no embedding.")
+    subset = adata[mine]
+    ax = pl.composition(subset, groupby=K.CELL_TYPE, batch_key=K.SAMPLE)
+    section.figures.append({"uri": figure_uri(ax.figure), "alt": f"composition of {patient}",
+                            "caption": "Cell-type fractions of each sample, in order of day."})
+    counts = pd.crosstab(subset.obs[K.SAMPLE].astype(str), subset.obs[K.CELL_TYPE].astype(str))
+    counts = counts.reindex(index=samples[K.SAMPLE], fill_value=0)
+    for _, sample in samples.iterrows():
+        total = int(counts.loc[sample[K.SAMPLE]].sum())
+        for cell_type, n in counts.loc[sample[K.SAMPLE]].items():
+            section.summary.append(_row(patient, "cell_types", f"fraction_{cell_type}",
+                                        n / total if total else np.nan, sample, total))
+    return section
+
+
+def _patient_embedding(adata: AnnData, mine: np.ndarray, patient: str):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9.0, 5.0), layout="constrained")
+    xy = np.asarray(adata.obsm["X_umap"])[:, :2]
+    ax.scatter(*xy[~mine].T, s=2, c="#d9d9d9", linewidths=0, rasterized=True)
+    pl.embedding(adata[mine], color=K.CELL_TYPE, title=f"{patient} on the cohort UMAP", ax=ax,
+                 show=False)
+    ax.set(xlim=_limits(xy[:, 0]), ylim=_limits(xy[:, 1]))
+    return fig
+
+
+def _limits(values: np.ndarray) -> tuple[float, float]:
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = 0.03 * (high - low or 1.0)
+    return low - pad, high + pad
