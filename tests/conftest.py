@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+import shutil
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -100,3 +104,69 @@ def full_cohort():
     """Eleven patients (two relapsing), seed 7, 300 cells per sample, annotated and analysed
     (slow tests)."""
     return _analysed(_annotated(_preprocessed(11, 2, cells_per_sample=300, seed=7)))
+
+
+# ---------------------------------------------------------------- a real browser
+
+#: where tests keep what a person should look at (screenshots of every report page)
+TEST_OUTPUT = Path(os.environ.get("REPERTOIRE_TEST_OUTPUT",
+                                  Path(__file__).resolve().parents[1] / "test-output"))
+
+
+@pytest.fixture(scope="session")
+def test_output() -> Path:
+    """The folder where tests keep what a person should look at (``test-output/``)."""
+    TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
+    return TEST_OUTPUT
+
+
+@dataclass
+class PageVisit:
+    """What a headless browser saw on one page: console errors, failed requests, images."""
+
+    console_errors: list[str]
+    failed_requests: list[str]
+    n_images: int
+    broken_images: list[str]
+    screenshot: Path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Open pages in headless Chromium (Debian's, through Playwright), one visit at a time.
+
+    Yields a function ``visit(page, screenshot) -> PageVisit``. Without Chromium or
+    Playwright the tests using it are skipped, unless ``REPERTOIRE_REQUIRE_BROWSER`` is set
+    (as CI sets it), when they fail.
+    """
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if executable is None or sync_playwright is None:
+        reason = "chromium is not installed" if executable is None else "playwright is missing"
+        if os.environ.get("REPERTOIRE_REQUIRE_BROWSER"):
+            pytest.fail(f"browser tests required but {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable,
+                                              args=["--no-sandbox", "--disable-gpu"])
+
+        def visit(page_path: Path, screenshot: Path) -> PageVisit:
+            page = instance.new_page(viewport={"width": 1100, "height": 900})
+            errors, failed = [], []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.goto(Path(page_path).resolve().as_uri(), wait_until="load")
+            images = page.evaluate(
+                "Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])")
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+            page.close()
+            return PageVisit(errors, failed, len(images), [a for a, ok in images if not ok],
+                             screenshot)
+
+        yield visit
+        instance.close()

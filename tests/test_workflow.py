@@ -110,6 +110,11 @@ def test_bundled_config_plans_the_example_cohort(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     n_samples = len(repertoire.io.read_samplesheet(ROOT / "example_data" / "samples.tsv"))
     assert re.search(rf"^qc\s+{n_samples}$", result.stdout, re.MULTILINE), result.stdout
+    n_patients = len({s[K.PATIENT] for _, s in repertoire.io.read_samplesheet(
+        ROOT / "example_data" / "samples.tsv").iterrows()})
+    assert n_patients == 11
+    assert re.search(rf"^patient_report\s+{n_patients}$", result.stdout, re.MULTILINE)
+    assert re.search(r"^cohort_report\s+1$", result.stdout, re.MULTILINE)
 
 
 # running the workflow ------------------------------------------------------------------------
@@ -137,8 +142,10 @@ def test_lint_leaves_only_the_software_stack_notice(tmp_path: Path, cohort: Path
     assert titles <= ACCEPTED_LINTS, titles
 
 
-@pytest.mark.slow
-def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory: pytest.TempPathFactory, cohort: Path) -> tuple[Path, Path]:
+    """The whole workflow run once on ``cohort``: its config and its run directory."""
+    tmp_path = tmp_path_factory.mktemp("workflow")
     config = _write_config(
         tmp_path / "config.yaml", cohort,
         preprocess={"n_top_genes": 500, "n_comps": 10, "resolutions": [0.5, 1.0]},
@@ -149,7 +156,13 @@ def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
     elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stderr[-5000:]
     print(f"workflow end to end: {elapsed:.0f} s")
+    return config, run
 
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("workflow")
+def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> None:
+    config, run = workflow_run
     results = run / "results"
     samples = pd.read_csv(cohort, sep="\t")[K.SAMPLE].tolist()
     adata = ad.read_h5ad(results / "cohort_clustered.h5ad")
@@ -195,9 +208,38 @@ def test_workflow_end_to_end(tmp_path: Path, cohort: Path) -> None:
                 f"qc/{samples[0]}.log", f"communication/{samples[0]}.log"):
         assert (results / "logs" / log).exists()
 
+    patients = sorted(set(adata.obs[K.PATIENT]))
+    reports = results / "reports"
+    assert sorted(p.name for p in reports.glob("*.html")) == sorted(
+        [f"{p}.html" for p in patients] + ["cohort.html"])
+    for patient in patients:
+        summary = pd.read_csv(reports / f"{patient}.summary.tsv", sep="\t")
+        assert set(summary[K.PATIENT]) == {patient}
+        assert (results / "logs" / "report" / f"{patient}.log").exists()
+    flags = pd.read_csv(reports / "flags.tsv", sep="\t")
+    assert set(flags[K.PATIENT]) <= set(patients)
+
     again = _snakemake("--configfile", config, "--cores", 2, "-d", run, "-n")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("workflow")
+def test_every_report_opens_cleanly_in_a_browser(workflow_run: tuple[Path, Path], browser,
+                                                 test_output: Path) -> None:
+    _, run = workflow_run
+    pages = sorted((run / "results" / "reports").glob("*.html"))
+    assert len(pages) == 3  # two patients and the cohort
+    shots = test_output / "screenshots"
+    for page in pages:
+        seen = browser(page, shots / f"{page.stem}.png")
+        assert seen.console_errors == [], page.name
+        assert seen.failed_requests == [], page.name
+        assert seen.broken_images == [], page.name
+        assert seen.n_images >= 3, page.name
+        print(f"{page.name}: {page.stat().st_size / 1024:.0f} kB, {seen.n_images} figures, "
+              f"screenshot {seen.screenshot}")
 
 
 def test_workflow_stops_on_a_bad_sheet_with_one_sentence(tmp_path: Path, cohort: Path) -> None:
