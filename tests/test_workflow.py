@@ -1,4 +1,5 @@
-"""The cart_reconstitution Snakemake workflow: schemas, lint, and a run end to end."""
+"""The cart_reconstitution Snakemake workflow: schemas, lint, report captions, the SLURM
+profile, and a run end to end."""
 
 from __future__ import annotations
 
@@ -6,17 +7,29 @@ import re
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import anndata as ad
+import jinja2
 import pandas as pd
 import pytest
 import yaml
+from docutils.core import publish_parts
 from jsonschema import Draft202012Validator
 
 import repertoire
 from repertoire import _keys as K
-from repertoire.cli import FIGURE_FORMATS, NICHE_FIGURES, PATIENT_FIGURES, STEPS, build_parser
+from repertoire.cli import (
+    FIGURE_FORMATS,
+    INTERACTION_FIGURES,
+    NICHE_FIGURES,
+    PATIENT_FIGURES,
+    SPATIAL_FIGURES,
+    STEPS,
+    build_parser,
+)
 from repertoire.io._samplesheet import (
     IDENTIFIER,
     IDENTIFIER_COLUMNS,
@@ -29,8 +42,21 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "workflows" / "cart_reconstitution"
 SNAKEFILE = WORKFLOW / "workflow" / "Snakefile"
 SCHEMAS = WORKFLOW / "workflow" / "schemas"
-# the one lint left on purpose: rules run the interpreter Snakemake runs under (see README)
-ACCEPTED_LINTS = {"Specify a conda environment or container for each rule."}
+CAPTIONS = WORKFLOW / "workflow" / "report"
+SLURM_PROFILE = WORKFLOW / "workflow" / "profiles" / "slurm"
+EXAMPLE_SHEET = ROOT / "example_data" / "samples.tsv"
+# The lints left on purpose, by title, each with the words that the comment answering it starts
+# with; that comment must stand in every rule the lint names. Any other lint fails the test.
+ACCEPTED_LINTS = {
+    # Every rule runs `repertoire` with the interpreter Snakemake runs under, which has the
+    # package and its pinned dependencies installed (the Snakefile's docstring says why): a
+    # conda environment or container per rule would only install the same package again.
+    "Specify a conda environment or container for each rule.":
+        '# lint "Specify a conda environment or container"',
+}
+# the steps whose figures the workflow writes, and its folders of one figure per item
+FIGURE_STEPS = ("merge", "preprocess", "annotate", "bcr", "niches")
+FIGURE_FOLDERS = (PATIENT_FIGURES, NICHE_FIGURES, INTERACTION_FIGURES, SPATIAL_FIGURES)
 
 
 def _load(path: Path) -> dict:
@@ -73,6 +99,7 @@ SECTIONS = {
     "bcr": {"bcr": ["in.h5ad", "out.h5ad"]},
     "communication": {"communication": ["in.h5ad", "--sample", "s", "--output", "o.h5ad"]},
     "niches": {"niches": ["in.h5ad", "c.h5ad", "--output", "o.h5ad"]},
+    "report": {"report": ["in.h5ad", "--output", "o.html"]},
 }
 
 
@@ -87,6 +114,11 @@ def test_config_schema_agrees_with_the_cli() -> None:
             defaults.update(vars(parser.parse_args([command, *required])))
         options = schema[section]["properties"]
         for option, spec in options.items():
+            if (section, option) == ("report", "flags"):  # --flag NAME=VALUE, repeated
+                assert set(spec["properties"]) == set(repertoire.report.FLAG_THRESHOLDS)
+                assert spec["default"] == {}
+                assert defaults["flag"] == []
+                continue
             assert spec["default"] == defaults[option], f"{section}.{option}"
         # the bundled config spells out every option (the example asks for two resolutions)
         assert set(config[section]) == set(options), section
@@ -103,12 +135,121 @@ def test_bundled_config_is_valid_and_uses_the_example_cohort() -> None:
     assert config["outdir"] == "results"
 
 
+# lint, report captions, bad configs and the cluster profile: seconds each -------------------
+
+
+def _lints(output: str) -> list[tuple[str, str | None, Path, int | None]]:
+    """(title, rule or None, file, line) of every lint in the output of `snakemake --lint`."""
+    header = re.compile(r"^Lints for (?:rule (\w+) \(line (\d+), (.+)\)|snakefile (.+)):$")
+    lints, where = [], None
+    for line in output.splitlines():
+        if match := header.match(line):
+            rule, lineno, snakefile, other = match.groups()
+            where = (rule, Path(snakefile or other), int(lineno) if lineno else None)
+        elif (item := re.match(r"^    \* (.+):$", line)) and where is not None:
+            lints.append((item[1], *where))
+    return lints
+
+
+def _rule_source(snakefile: Path, lineno: int) -> str:
+    """The lines of the rule that starts at ``lineno``, up to the next rule."""
+    lines = snakefile.read_text().splitlines()[lineno - 1:]
+    end = next((i for i, line in enumerate(lines[1:], 1) if line.startswith("rule ")), None)
+    return "\n".join(lines[:end])
+
+
+def test_lint_leaves_only_answered_lints(tmp_path: Path) -> None:
+    # the workflow as shipped: its Snakefile and its config, on the example cohort
+    result = _snakemake("--lint", "--config", f"samples={EXAMPLE_SHEET}", "-d", tmp_path)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output[-3000:]
+    assert "Error" not in output, output[-3000:]
+    lints = _lints(output)
+    # `--lint` exits 1 when it has something to say: then it must have said it as lints
+    assert (result.returncode == 0) == (not lints), output[-3000:]
+    for title, rule, snakefile, lineno in lints:
+        assert title in ACCEPTED_LINTS, f"new lint on {rule or snakefile}: {title}"
+        assert rule is not None, f"lint on the Snakefile {snakefile}: {title}"
+        assert ACCEPTED_LINTS[title] in _rule_source(snakefile, lineno), (
+            f"rule {rule} ({snakefile.name}) does not answer the lint '{title}' in a comment")
+
+
+def test_every_figure_has_a_report_caption() -> None:
+    # captions render as Snakemake renders them (Jinja, then reStructuredText); any warning of
+    # docutils fails, so a broken caption is found here rather than by `snakemake --report`
+    names = [name for step in FIGURE_STEPS for name in STEPS[step].figures]
+    assert sorted(p.stem for p in CAPTIONS.glob("*.rst")) == sorted(
+        [*names, *FIGURE_FOLDERS, "workflow"])
+    config = _load(WORKFLOW / "config" / "config.yaml")
+    snakemake = SimpleNamespace(config=config, wildcards=SimpleNamespace(
+        patient="P01", niche="T_B_help", sample="P01_baseline_BM"))
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    for caption in CAPTIONS.glob("*.rst"):
+        text = env.from_string(caption.read_text()).render(snakemake=snakemake)
+        assert "{{" not in text, caption.name
+        publish_parts(text, writer="html",
+                      settings_overrides={"halt_level": 2, "report_level": 5})
+
+
+@pytest.mark.parametrize(
+    ("section", "error"),
+    [
+        ({"bcr": {"n_boot": -1}}, "config key 'bcr.n_boot': -1 is less than the minimum of 1."),
+        ({"bcr": {"n_boot": "many"}}, "config key 'bcr.n_boot': 'many' is not of type 'integer'."),
+        ({"bcr": {"nboot": 10}},
+         "config key 'bcr.nboot' is unknown; 'bcr' takes naive_max_shm, memory_min_shm, "
+         "bcr_cutoff, aplasia_below, reference_timepoint, n_boot, seed."),
+    ],
+    ids=["minimum", "type", "unknown-key"],
+)
+def test_a_bad_config_stops_with_one_line(tmp_path: Path, section: dict, error: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"samples": str(EXAMPLE_SHEET), **section}))
+    result = _snakemake("-n", "--configfile", config, "-d", tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "Failed validating" not in result.stderr  # no schema dump
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {error}"], result.stderr
+
+
+def test_every_config_section_forbids_unknown_keys() -> None:
+    schema = _load(SCHEMAS / "config.schema.yaml")
+    assert schema["additionalProperties"] is False
+    for name, spec in schema["properties"].items():
+        if spec.get("type") == "object":
+            assert spec["additionalProperties"] is False, name
+
+
+def test_slurm_profile_plans_the_example_cohort(tmp_path: Path) -> None:
+    # the README's cluster command as a dry run: it plans every job and submits none, so it
+    # needs the executor plugin but no cluster
+    profile = _load(SLURM_PROFILE / "config.yaml")
+    assert profile["executor"] == "slurm"
+    result = _snakemake("-n", "--profile", SLURM_PROFILE, "-d", tmp_path,
+                        "--config", f"samples={EXAMPLE_SHEET}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert f"Using profiles {SLURM_PROFILE}" in output
+    n_samples = len(repertoire.io.read_samplesheet(EXAMPLE_SHEET))
+    assert re.search(rf"^qc\s+{n_samples}$", output, re.MULTILINE), output[-3000:]
+    assert re.search(rf"^communication\s+{n_samples}$", output, re.MULTILINE)
+    # the jobs carry the resources a SLURM submission asks for: the rules' own memory and
+    # time, and the profile's partition
+    resources = re.findall(r"^\s+resources: (.+)$", output, re.MULTILINE)
+    assert resources
+    for line in resources:
+        if "mem_mb=" in line:  # every job but the target rule `all`
+            assert "runtime=" in line, line
+            assert "slurm_partition=" in line, line
+
+
 def test_bundled_config_plans_the_example_cohort(tmp_path: Path) -> None:
     # the README's command, planned from a scratch directory (--config points at the example)
-    result = _snakemake("-n", "--cores", 2, "-d", tmp_path,
-                        "--config", f"samples={ROOT / 'example_data' / 'samples.tsv'}")
+    result = _snakemake("-n", "--cores", 2, "-d", tmp_path, "--config", f"samples={EXAMPLE_SHEET}")
     assert result.returncode == 0, result.stderr
-    n_samples = len(repertoire.io.read_samplesheet(ROOT / "example_data" / "samples.tsv"))
+    n_samples = len(repertoire.io.read_samplesheet(EXAMPLE_SHEET))
     assert re.search(rf"^qc\s+{n_samples}$", result.stdout, re.MULTILINE), result.stdout
     n_patients = len({s[K.PATIENT] for _, s in repertoire.io.read_samplesheet(
         ROOT / "example_data" / "samples.tsv").iterrows()})
@@ -133,13 +274,6 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
         directory / "samples.tsv", sep="\t", index=False
     )
     return directory / "samples.tsv"
-
-
-def test_lint_leaves_only_the_software_stack_notice(tmp_path: Path, cohort: Path) -> None:
-    result = _snakemake("--lint", "--configfile", _write_config(tmp_path / "c.yaml", cohort),
-                        "-d", tmp_path)
-    titles = set(re.findall(r"^\s+\* (.+):$", result.stdout + result.stderr, re.MULTILINE))
-    assert titles <= ACCEPTED_LINTS, titles
 
 
 @pytest.fixture(scope="module")
@@ -218,10 +352,29 @@ def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> N
         assert (results / "logs" / "report" / f"{patient}.log").exists()
     flags = pd.read_csv(reports / "flags.tsv", sep="\t")
     assert set(flags[K.PATIENT]) <= set(patients)
+    for step in ("qc", "communication"):
+        assert (results / "benchmarks" / step / f"{samples[0]}.tsv").exists(), step
+    for step in ("merge", "preprocess", "annotate", "bcr", "niches"):
+        assert (results / "benchmarks" / f"{step}.tsv").exists(), step
 
     again = _snakemake("--configfile", config, "--cores", 2, "-d", run, "-n")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # the report of the run: every figure, the folders' figures one by one, with captions
+    report = run / "report.zip"
+    made = _snakemake("--configfile", config, "-d", run, "--report", report)
+    assert made.returncode == 0, made.stderr[-5000:]
+    with zipfile.ZipFile(report) as archive:
+        names = archive.namelist()
+        page = next(archive.read(n).decode() for n in names if n.endswith("report.html"))
+    figures = {Path(name).name for name in names if "/data/raw/" in name}
+    for step in FIGURE_STEPS:
+        assert {f"{name}.png" for name in STEPS[step].figures} <= figures, step
+    for folder in (PATIENT_FIGURES, NICHE_FIGURES):
+        assert {p.name for p in (results / "figures" / folder).glob("*.png")} <= figures
+    for category in ("Quality control", "Cells", "B-cell reconstitution", "Niches"):
+        assert category in page, category
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
 rule annotate:
+    # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
     input:
         cohort=rules.preprocess.output.cohort,
         # a user's marker panels: a changed file reruns the annotation
@@ -22,8 +23,10 @@ rule annotate:
         seed=config["annotate"]["seed"],
     threads: 2
     resources:
-        mem_mb=lambda wildcards, input: 8000 + 8 * int(input.size_mb),
-        runtime=120,
+        mem_mb=lambda wildcards, input, attempt: attempt * (8000 + 8 * int(input.size_mb)),
+        runtime=lambda wildcards, attempt: 120 * attempt,
+    benchmark:
+        result("benchmarks/annotate.tsv")
     shell:
         "{params.python:q} -m repertoire annotate {input.cohort:q} {output.cohort:q}"
         " {params.outputs} {params.markers} --resolution {params.resolution}"

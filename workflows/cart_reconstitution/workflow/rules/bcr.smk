@@ -1,4 +1,5 @@
 rule bcr:
+    # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
     input:
         # B-cell states combine the receptor with the annotation's lineage and cell type
         rules.annotate.output.cohort,
@@ -6,7 +7,7 @@ rule bcr:
         cohort=result("cohort_bcr.h5ad"),
         tables=step_tables("bcr"),
         figures=step_figures("bcr"),
-        patients=directory(result(f"figures/{PATIENT_FIGURES}")),
+        patients=figure_folder(PATIENT_FIGURES),
     log:
         result("logs/bcr.log"),
     params:
@@ -21,8 +22,10 @@ rule bcr:
         seed=config["bcr"]["seed"],
     threads: 2
     resources:
-        mem_mb=lambda wildcards, input: 4000 + 6 * int(input.size_mb),
-        runtime=60,
+        mem_mb=lambda wildcards, input, attempt: attempt * (4000 + 6 * int(input.size_mb)),
+        runtime=lambda wildcards, attempt: 60 * attempt,
+    benchmark:
+        result("benchmarks/bcr.tsv")
     shell:
         "{params.python:q} -m repertoire bcr {input:q} {output.cohort:q} {params.outputs}"
         " --naive-max-shm {params.naive_max_shm} --memory-min-shm {params.memory_min_shm}"

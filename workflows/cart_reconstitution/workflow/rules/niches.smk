@@ -1,4 +1,5 @@
 rule communication:
+    # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
     input:
         # expression and cell types; only this sample's cells are read
         cohort=rules.annotate.output.cohort,
@@ -24,8 +25,8 @@ rule communication:
         seed=config["communication"]["seed"],
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input: 2000 + int(input.size_mb),
-        runtime=30,
+        mem_mb=lambda wildcards, input, attempt: attempt * (2000 + int(input.size_mb)),
+        runtime=lambda wildcards, attempt: 30 * attempt,
     benchmark:
         result("benchmarks/communication/{sample}.tsv")
     shell:
@@ -37,6 +38,7 @@ rule communication:
 
 
 rule niches:
+    # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
     input:
         cohort=rules.bcr.output.cohort,
         communication=expand(result("communication/{sample}.h5ad"), sample=SAMPLES.index),
@@ -46,9 +48,9 @@ rule niches:
         cohort=result("cohort.h5ad"),
         tables=step_tables("niches"),
         figures=step_figures("niches"),
-        niches=directory(result(f"figures/{NICHE_FIGURES}")),
-        interactions=directory(result(f"figures/{INTERACTION_FIGURES}")),
-        spatial=directory(result(f"figures/{SPATIAL_FIGURES}")),
+        niches=figure_folder(NICHE_FIGURES),
+        interactions=figure_folder(INTERACTION_FIGURES),
+        spatial=figure_folder(SPATIAL_FIGURES),
     log:
         result("logs/niches.log"),
     params:
@@ -69,8 +71,8 @@ rule niches:
         seed=config["niches"]["seed"],
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input: 4000 + 6 * int(input.size_mb),
-        runtime=60,
+        mem_mb=lambda wildcards, input, attempt: attempt * (4000 + 6 * int(input.size_mb)),
+        runtime=lambda wildcards, attempt: 60 * attempt,
     benchmark:
         result("benchmarks/niches.tsv")
     shell:

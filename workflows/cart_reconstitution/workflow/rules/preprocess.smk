@@ -1,4 +1,5 @@
 rule preprocess:
+    # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
     input:
         rules.merge.output.cohort,
     output:
@@ -17,8 +18,10 @@ rule preprocess:
         seed=config["preprocess"]["seed"],
     threads: 4
     resources:
-        mem_mb=lambda wildcards, input: 8000 + 8 * int(input.size_mb),
-        runtime=120,
+        mem_mb=lambda wildcards, input, attempt: attempt * (8000 + 8 * int(input.size_mb)),
+        runtime=lambda wildcards, attempt: 120 * attempt,
+    benchmark:
+        result("benchmarks/preprocess.tsv")
     shell:
         "{params.python:q} -m repertoire preprocess {input:q} {output.cohort:q} {params.outputs}"
         " --resolutions {params.resolutions} --n-top-genes {params.n_top_genes}"

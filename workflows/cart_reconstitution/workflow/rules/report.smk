@@ -1,19 +1,5 @@
-PATIENTS = sorted(SAMPLES["patient_id"].unique())
-
-
-wildcard_constraints:
-    # patient ids are identifiers (checked by the sample sheet reader), so they name files
-    patient="|".join(re.escape(p) for p in PATIENTS),
-
-
-def flag_options(wildcards):
-    """--flag NAME=VALUE for each threshold the config overrides."""
-    return shlex.join(
-        f"--flag={name}={value}" for name, value in sorted(config["report"]["flags"].items())
-    )
-
-
 rule patient_report:
+    # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
     input:
         rules.niches.output.cohort,
     output:
@@ -27,8 +13,10 @@ rule patient_report:
         flags=flag_options,
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input: 2000 + 4 * int(input.size_mb),
-        runtime=30,
+        mem_mb=lambda wildcards, input, attempt: attempt * (2000 + 4 * int(input.size_mb)),
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    benchmark:
+        result("benchmarks/report/{patient}.tsv")
     shell:
         "{params.python:q} -m repertoire report {input:q} --patient {wildcards.patient:q}"
         " --output {output.html:q} --cohort-page cohort.html"
@@ -36,6 +24,7 @@ rule patient_report:
 
 
 rule cohort_report:
+    # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
     input:
         cohort=rules.niches.output.cohort,
         # the cohort page links every patient's page
@@ -51,8 +40,10 @@ rule cohort_report:
         flags=flag_options,
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input: 2000 + 4 * int(input.size_mb.cohort),
-        runtime=30,
+        mem_mb=lambda wildcards, input, attempt: attempt * (2000 + 4 * int(input.size_mb)),
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    benchmark:
+        result("benchmarks/report/cohort.tsv")
     shell:
         "{params.python:q} -m repertoire report {input.cohort:q} --output {output.html:q}"
         " --min-cells {params.min_cells} {params.flags} 2> {log:q}"
