@@ -19,7 +19,7 @@ from repertoire.io._samplesheet import REQUIRED_COLUMNS
 
 SUBCOMMANDS = (
     "validate", "qc", "merge", "preprocess", "annotate", "bcr",
-    "communication", "niches", "simulate",
+    "communication", "niches", "report", "simulate",
 )
 
 
@@ -389,6 +389,34 @@ def test_bcr_writes_tables_figures_and_the_cohort(
     patients = sorted(adata.obs[K.PATIENT].unique())
     assert sorted(p.name for p in (figures / PATIENT_FIGURES).iterdir()) == [
         f"{p}.png" for p in patients]
+
+
+def test_report_of_an_early_cohort_says_what_is_missing(
+    capsys: pytest.CaptureFixture, tmp_path: Path, merged: tuple[Path, Path]
+) -> None:
+    cohort = merged[0]
+    patient = sorted(ad.read_h5ad(cohort).obs[K.PATIENT].astype(str).unique())[0]
+    page = tmp_path / "reports" / f"{patient}.html"
+    assert main(["report", "-q", str(cohort), "--patient", patient, "--output", str(page),
+                 "--cohort-page", "cohort.html", "--flag", "memory_over_naive=2"]) == 0
+    text = page.read_text()
+    assert "Reconstitution not computed (run repertoire.tl.reconstitution)" in text
+    assert "memory fraction of B cells (transcriptome) above 2 x the naive" in text
+    assert (tmp_path / "reports" / f"{patient}.summary.tsv").is_file()
+    assert main(["report", "-q", str(cohort), "--output", str(tmp_path / "reports" / "cohort.html")
+                 ]) == 0
+    text = (tmp_path / "reports" / "cohort.html").read_text()
+    assert "Niche outcomes not computed" in text
+    assert f'href="{patient}.html"' in text
+    assert (tmp_path / "reports" / "flags.tsv").is_file()
+
+    status, _, err = _run(capsys, "report", str(cohort), "--output", str(tmp_path / "x.html"),
+                          "--flag", "memory_over_naive")
+    _assert_one_line_error(status, err, "--flag 'memory_over_naive' is not NAME=NUMBER")
+    status, _, err = _run(capsys, "report", str(cohort), "--output", str(tmp_path / "x.html"),
+                          "--patient", "nobody")
+    _assert_one_line_error(status, err, "patient 'nobody' is not in .obs['patient_id']")
+    assert not (tmp_path / "x.html").exists()
 
 
 def test_bcr_rejects_a_file_without_receptors(

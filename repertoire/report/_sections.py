@@ -110,9 +110,11 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
             section.summary.append(_row(patient, "samples", metric.replace(" ", "_"), value,
                                         sample, sample["n_cells"]))
     section.tables.append({"columns": ["sample", "timepoint", "day", "tissue", "cells kept",
-                                       "low quality removed", "doublets removed", "B cells",
-                                       "fraction with BCR", "fraction with TCR"],
-                           "rows": rows})
+                                       "low quality", "doublets", "B cells", "BCR", "TCR"],
+                           "rows": rows,
+                           "caption": "Cells kept after quality control; low quality and "
+                                      "doublets: cells removed; BCR, TCR: fraction of the cells "
+                                      "kept with a B- or T-cell receptor chain."})
     if qc is None:
         section.notes.append("QC results not recorded (repertoire.pp.qc was not run): cells "
                              "removed are unknown.")
@@ -282,7 +284,10 @@ def bcr(adata: AnnData, patient: str, samples: pd.DataFrame,
             for q in (0, 1, 2):
                 section.summary.append(_row(patient, "bcr", f"hill_q{q}", hill.get(q, np.nan),
                                             sample, cells[sample[K.SAMPLE]]))
-        if all(np.isnan(r[3]) for r in rows):
+        if depth < 1:
+            section.notes.append("Too few cells with a BCR in the cohort's samples to set a "
+                                 "rarefaction depth: diversity is not estimated.")
+        elif all(np.isnan(r[3]) for r in rows):
             section.notes.append(f"No sample of this patient reached the rarefaction depth of "
                                  f"{depth} cells with a BCR: diversity is not estimated.")
         section.tables.append({
