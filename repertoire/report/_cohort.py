@@ -223,7 +223,7 @@ def _reset(adata: AnnData, *, min_cells: int) -> Section:
     for metric in ("frac_naive_tx", "frac_naive_bcr"):
         if metric in samples and samples[metric].notna().any():
             ax = pl.reconstitution_cohort(adata, metric=metric, tissue=tissue,
-                                          min_cells=min_cells)
+                                          min_cells=min_cells, show=False)
             section.figures.append({
                 "uri": figure_uri(ax.figure), "alt": f"{METRIC_NAMES[metric]} by outcome",
                 "caption": f"{METRIC_NAMES[metric].capitalize()} fraction of {tissue} B cells per "
@@ -294,7 +294,8 @@ def _niches(adata: AnnData) -> Section:
     if not niches.empty:
         top = str(niches["feature"].iloc[0])
         section.figures.append({
-            "uri": figure_uri(pl.niche_outcomes(adata, top)), "alt": f"{top} by outcome",
+            "uri": figure_uri(pl.niche_outcomes(adata, top, show=False)),
+            "alt": f"{top} by outcome",
             "caption": f"The niche with the smallest p, {top}: one point per patient and visit, "
                        "outcome medians as bars; above each timepoint the exact p and, in "
                        "brackets, the smallest p the design allows.",
@@ -302,7 +303,8 @@ def _niches(adata: AnnData) -> Section:
     scores = fetch(get.niche_scores, adata)
     if scores is not None and scores["score"].notna().any():
         section.figures.append({
-            "uri": figure_uri(pl.niche_heatmap(adata).figure), "alt": "niche scores per sample",
+            "uri": figure_uri(pl.niche_heatmap(adata, show=False).figure),
+            "alt": "niche scores per sample",
             "caption": "Every sample's niche scores (rows scaled to their maximum), samples "
                        "grouped by patient and ordered by day; the strip gives each outcome.",
         })

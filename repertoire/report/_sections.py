@@ -174,7 +174,7 @@ def reconstitution(adata: AnnData, patient: str, samples: pd.DataFrame, *,
             continue
         section.figures.append({
             "uri": figure_uri(pl.reconstitution_timeline(adata, patient, tissue=drawn,
-                                                         min_cells=min_cells)),
+                                                         min_cells=min_cells, show=False)),
             "alt": f"reconstitution of {patient} ({drawn})",
             "caption": f"{drawn}: this patient (black: transcriptome"
                        + (", orange dashed: BCR" if _has_bcr(table) else "; no BCR fractions")
@@ -185,7 +185,7 @@ def reconstitution(adata: AnnData, patient: str, samples: pd.DataFrame, *,
         })
     car_known = "frac_car" in table and table["frac_car"].notna().any()
     if car_known and n_tissue >= 2:
-        ax = pl.car_kinetics(adata, patient, tissue=tissue, min_cells=min_cells)
+        ax = pl.car_kinetics(adata, patient, tissue=tissue, min_cells=min_cells, show=False)
         section.figures.append({"uri": figure_uri(ax.figure),
                                 "alt": f"CAR-T kinetics of {patient}",
                                 "caption": f"CAR-detected fraction of T cells ({tissue})."})
@@ -364,7 +364,7 @@ def niches(adata: AnnData, patient: str,
         section.notes.append("No niche could be scored in this patient's samples.")
         return section, scores
     section.figures.append({
-        "uri": figure_uri(pl.niche_patient(adata, patient)),
+        "uri": figure_uri(pl.niche_patient(adata, patient, show=False)),
         "alt": f"niche scores of {patient}",
         "caption": "Niche scores per sample (black diamonds) beside the other patients' "
                    "(dots: remission blue, relapse red), per timepoint and tissue.",
@@ -385,7 +385,8 @@ def niches(adata: AnnData, patient: str,
     if strongest is not None:
         niche, sample, timepoint, tissue, rank = strongest
         section.figures.append({
-            "uri": figure_uri(pl.interactions(adata, sample=sample, niche=niche, n_top=15).figure),
+            "uri": figure_uri(pl.interactions(adata, sample=sample, niche=niche, n_top=15,
+                                              show=False).figure),
             "alt": f"interactions of the {niche} niche in {sample}",
             "caption": f"The interactions behind this patient's strongest niche: {niche} at "
                        f"{timepoint} ({tissue}), above {rank:.0%} of the cohort's samples there. "
@@ -436,7 +437,7 @@ def _spatial_map(adata: AnnData, patient: str, samples: pd.DataFrame,
         return []
     latest = mine.iloc[-1]
     return [{
-        "uri": figure_uri(pl.spatial_niches(adata, latest[K.SAMPLE]).figure),
+        "uri": figure_uri(pl.spatial_niches(adata, latest[K.SAMPLE], show=False).figure),
         "alt": f"spatial map of {latest[K.SAMPLE]}",
         "caption": f"{latest[K.SAMPLE]} ({latest[K.TIMEPOINT]}, {latest[K.TISSUE]}): cells where "
                    "they lie, coloured by cellular neighbourhood; stars: plasma cells; ringed: "
@@ -466,7 +467,7 @@ def cell_types(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
     else:
         section.notes.append("No UMAP in this cohort (run repertoire.pp.umap): no embedding.")
     subset = adata[mine]
-    ax = pl.composition(subset, groupby=K.CELL_TYPE, batch_key=K.SAMPLE)
+    ax = pl.composition(subset, groupby=K.CELL_TYPE, batch_key=K.SAMPLE, show=False)
     section.figures.append({"uri": figure_uri(ax.figure), "alt": f"composition of {patient}",
                             "caption": "Cell-type fractions of each sample, in order of day."})
     counts = pd.crosstab(subset.obs[K.SAMPLE].astype(str), subset.obs[K.CELL_TYPE].astype(str))
