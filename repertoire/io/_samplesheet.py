@@ -13,7 +13,9 @@ from .. import _keys as K
 from .._errors import InputError
 
 REQUIRED_COLUMNS = (K.SAMPLE, K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE, K.OUTCOME, "gex")
+#: Sample-sheet columns that name files, read relative to the sheet.
 FILE_COLUMNS = ("gex", "bcr", "tcr", "spatial")
+#: The file columns a sample may leave empty.
 OPTIONAL_COLUMNS = ("bcr", "tcr", "spatial")
 TISSUES = (
     "blood",
