@@ -1,6 +1,8 @@
 """Per-patient HTML reports (templates shipped as package data) and their summary tables."""
 
-from ._flags import FLAG_THRESHOLDS
-from ._patient import patient_report, summary_path
+from .._lazy import attach
 
-__all__ = ["FLAG_THRESHOLDS", "patient_report", "summary_path"]
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "_flags": ("FLAG_THRESHOLDS",),
+    "_patient": ("patient_report", "summary_path"),
+})
