@@ -128,7 +128,7 @@ def read_h5ad(path: Path, *, sample: str | None = None) -> AnnData:
 
 
 def _read_sample(handle, path: Path, sample: str) -> AnnData:
-    """The cells of ``sample`` in the open ``.h5ad`` ``handle``, as ``adata[cells].copy()``."""
+    """Read the cells of ``sample`` from the open ``handle`` as ``adata[cells].copy()`` would."""
     import numpy as np
     from anndata import AnnData
     from anndata.io import read_elem, sparse_dataset
