@@ -439,6 +439,9 @@ def test_approximate_neighbors_on_20000_cells():
     print(f"approximate neighbour recall against exact: {recall:.3f}")
     assert recall > 0.9
     assert adata.uns[K.NEIGHBORS]["params"]["transformer"] == "pynndescent"
+    reference = sc.pp.neighbors(adata, use_rep=K.PCA, transformer="pynndescent", copy=True)
+    assert (adata.obsp["distances"] != reference.obsp["distances"]).nnz == 0
+    _assert_same_graph(adata.obsp["connectivities"], reference.obsp["connectivities"])
 
 
 def _assert_same_graph(ours: sp.spmatrix, reference: sp.spmatrix) -> None:

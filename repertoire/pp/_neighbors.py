@@ -79,6 +79,8 @@ def neighbors(
         raise InputError(f"transformer {transformer!r} is neither 'sklearn' nor 'pynndescent'.")
     if adata.n_obs < 2:
         raise InputError(f"a neighbour graph needs at least 2 cells, not {adata.n_obs}.")
+    if n_neighbors < 2:
+        raise InputError(f"n_neighbors {n_neighbors} counts the cell itself: give at least 2.")
     knn_indices, knn_distances, distances = knn(
         np.asarray(adata.obsm[use_rep]), n_neighbors, metric=metric, transformer=transformer,
         random_state=random_state,
@@ -108,7 +110,7 @@ def knn(
     """Find each cell's nearest neighbours as :func:`scanpy.pp.neighbors` finds them.
 
     The same search (scikit-learn's brute-force ``KNeighborsTransformer`` or pynndescent's
-    ``PyNNDescentTransformer``, with scanpy's arguments and threads) and the same reading of
+    ``PyNNDescentTransformer``, with scanpy's arguments) and the same reading of
     its graph, so that the neighbours, their order and the distances are scanpy's.
 
     Parameters
@@ -143,9 +145,9 @@ def knn(
     else:
         from pynndescent import PyNNDescentTransformer
 
+        # scanpy gives pynndescent no thread count when it is named (its results depend on it)
         search = PyNNDescentTransformer(
             n_neighbors=n_neighbors, metric=metric, metric_kwds={}, random_state=random_state,
-            n_jobs=sc.settings.n_jobs,
         )
     graph = search.fit_transform(x)
     indices, distances = _graph_neighbors(graph, n_neighbors)
