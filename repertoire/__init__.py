@@ -5,10 +5,10 @@ The subpackages (``io``, ``pp``, ``tl``, ``pl``, ``get``, ``datasets``, ``report
 """
 
 from ._errors import InputError
-from ._lazy import attach
+from ._lazy import attach as _attach
 
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("datasets", "get", "io", "pl", "pp", "report", "resources", "tl")
-__getattr__, __dir__, _exports = attach(__name__, dict.fromkeys(_SUBPACKAGES, ()))
+__getattr__, __dir__, _exports = _attach(__name__, dict.fromkeys(_SUBPACKAGES, ()))
 __all__ = ["InputError", *_exports]

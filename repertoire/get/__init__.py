@@ -4,9 +4,9 @@ The command line, the workflow and the reports read results through these functi
 no caller needs to know where a table sits in ``.uns``. Each returns a copy.
 """
 
-from .._lazy import attach
+from .._lazy import attach as _attach
 
-__getattr__, __dir__, __all__ = attach(__name__, {
+__getattr__, __dir__, __all__ = _attach(__name__, {
     "_tables": (
         "annotation", "bcr_states", "car", "cell_types", "clone_tracking", "clones",
         "cluster_counts", "cluster_keys", "communication", "communication_programmes",

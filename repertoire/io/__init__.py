@@ -4,9 +4,9 @@
 ``OPTIONAL_FILE_COLUMNS``), read relative to the sheet.
 """
 
-from .._lazy import attach
+from .._lazy import attach as _attach
 
-__getattr__, __dir__, __all__ = attach(__name__, {
+__getattr__, __dir__, __all__ = _attach(__name__, {
     "_airr": ("chain_table", "concat_airr"),
     "_read": (
         "concat_samples", "join_records", "read_cohort", "read_gex", "read_spatial", "read_vdj",

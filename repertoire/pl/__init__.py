@@ -1,8 +1,8 @@
 """Plotting: one function per result, each returning its axes or figure."""
 
-from .._lazy import attach
+from .._lazy import attach as _attach
 
-__getattr__, __dir__, __all__ = attach(__name__, {
+__getattr__, __dir__, __all__ = _attach(__name__, {
     "_annotate": ("cell_types", "composition", "marker_dotplot"),
     "_bcr": ("isotypes", "shm"),
     "_clones": ("clone_tracking", "diversity"),

@@ -1,8 +1,8 @@
 """Preprocessing: quality control, doublets, normalisation, genes, PCA, integration, graph."""
 
-from .._lazy import attach
+from .._lazy import attach as _attach
 
-__getattr__, __dir__, __all__ = attach(__name__, {
+__getattr__, __dir__, __all__ = _attach(__name__, {
     "_doublets": ("detect_doublets", "receptor_doublets"),
     "_hvg": ("highly_variable_genes",),
     "_integrate": ("integrate",),

@@ -223,7 +223,7 @@ def umap_connectivities(
     -------
     The symmetric connectivities (float32, cells x cells).
     """
-    n_obs, width = knn_indices.shape
+    n_obs = knn_indices.shape[0]
     dists = np.asarray(knn_distances, dtype=np.float32)
     sigmas, rhos = _smooth_knn_dist(dists, float(n_neighbors))
     # memberships (umap's compute_membership_strengths)
@@ -234,8 +234,7 @@ def umap_connectivities(
     strengths[knn_indices == np.arange(n_obs)[:, None]] = 0.0
     missing = knn_indices == -1
     strengths[missing] = 0.0
-    rows = np.where(missing, 0, np.repeat(np.arange(n_obs, dtype=np.int32), width)
-                    .reshape(n_obs, width)).astype(np.int32)
+    rows = np.where(missing, 0, np.arange(n_obs)[:, None]).astype(np.int32)
     cols = np.where(missing, 0, knn_indices).astype(np.int32)
     # the fuzzy union, with umap's sparse operations
     graph = sp.coo_matrix((strengths.ravel(), (rows.ravel(), cols.ravel())), shape=(n_obs, n_obs))

@@ -4,9 +4,9 @@
 them counts).
 """
 
-from .._lazy import attach
+from .._lazy import attach as _attach
 
-__getattr__, __dir__, __all__ = attach(__name__, {
+__getattr__, __dir__, __all__ = _attach(__name__, {
     "_interactions": ("interactions", "subunits"),
     "_markers": ("ALTERNATIVE", "marker_panels"),
     "_niches": ("niches",),

@@ -1,8 +1,8 @@
 """Tools: clusters, identity, CAR, B-cell state, clones, reconstitution, niches, outcomes."""
 
-from .._lazy import attach
+from .._lazy import attach as _attach
 
-__getattr__, __dir__, __all__ = attach(__name__, {
+__getattr__, __dir__, __all__ = _attach(__name__, {
     "_annotate": ("annotate",),
     "_bcr": ("bcr_state",),
     "_car": ("detect_car",),
