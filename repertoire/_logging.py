@@ -7,8 +7,6 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from tqdm import tqdm
-
 logger = logging.getLogger("repertoire")
 logger.addHandler(logging.NullHandler())
 
@@ -17,6 +15,8 @@ T = TypeVar("T")
 
 def progress(iterable: Iterable[T], *, desc: str, total: int | None = None) -> Iterator[T]:
     """Iterate with a progress bar on an interactive terminal when INFO is enabled."""
+    from tqdm import tqdm
+
     show = logger.isEnabledFor(logging.INFO) and sys.stderr.isatty()
     yield from tqdm(iterable, desc=desc, total=total, disable=not show, leave=False)
 

@@ -431,6 +431,51 @@ def test_bcr_rejects_a_file_without_receptors(
     assert not output.exists()
 
 
+def test_one_sample_is_read_as_its_slice_of_the_cohort(preprocessed: Path) -> None:
+    import awkward as ak
+
+    from repertoire.cli._base import read_h5ad
+
+    cohort = ad.read_h5ad(preprocessed)
+    sample = str(cohort.obs[K.SAMPLE].cat.categories[-1])
+    expected = cohort[(cohort.obs[K.SAMPLE] == sample).to_numpy()].copy()
+    found = read_h5ad(preprocessed, sample=sample)
+    pd.testing.assert_frame_equal(found.obs, expected.obs)
+    pd.testing.assert_frame_equal(found.var, expected.var)
+    assert found.uns.keys() == expected.uns.keys()
+    assert (found.X != expected.X).nnz == 0
+    for name in ("layers", "obsm", "obsp", "varm"):
+        assert getattr(found, name).keys() == getattr(expected, name).keys(), name
+    assert all((found.layers[k] != v).nnz == 0 for k, v in expected.layers.items())
+    assert all((found.obsp[k] != v).nnz == 0 for k, v in expected.obsp.items())
+    for key, value in expected.obsm.items():
+        if isinstance(value, ak.Array):
+            assert ak.array_equal(found.obsm[key], value, equal_nan=True), key
+        else:
+            np.testing.assert_array_equal(found.obsm[key], value, err_msg=key)
+    np.testing.assert_array_equal(found.varm["PCs"], expected.varm["PCs"])
+    with pytest.raises(repertoire.InputError, match="'nobody'"):
+        read_h5ad(preprocessed, sample="nobody")
+
+
+def test_communication_scores_one_sample_as_the_library_does(
+    tmp_path: Path, preprocessed: Path
+) -> None:
+    cohort = ad.read_h5ad(preprocessed)
+    sample = str(cohort.obs[K.SAMPLE].cat.categories[0])
+    output = tmp_path / "communication.h5ad"
+    status = main(["communication", "-q", str(preprocessed), "--sample", sample, "--output",
+                   str(output), "--groupby", K.LEIDEN, "--n-perms", "50", "--min-cells", "3"])
+    assert status == 0
+    expected = repertoire.tl.communication(
+        cohort[(cohort.obs[K.SAMPLE] == sample).to_numpy()].copy(), K.LEIDEN,
+        sample_key=K.SAMPLE, n_perms=50, min_cells=3, inplace=False)
+    found = ad.read_h5ad(output).uns[K.COMMUNICATION][K.TABLE_INTERACTIONS]
+    assert len(found) > 0
+    pd.testing.assert_frame_equal(found.reset_index(drop=True), expected.reset_index(drop=True),
+                                  check_categorical=False)
+
+
 # failures leave nothing half-written ---------------------------------------------------------
 
 

@@ -439,6 +439,17 @@ def test_approximate_neighbors_on_20000_cells():
     print(f"approximate neighbour recall against exact: {recall:.3f}")
     assert recall > 0.9
     assert adata.uns[K.NEIGHBORS]["params"]["transformer"] == "pynndescent"
+    reference = sc.pp.neighbors(adata, use_rep=K.PCA, transformer="pynndescent", copy=True)
+    assert (adata.obsp["distances"] != reference.obsp["distances"]).nnz == 0
+    _assert_same_graph(adata.obsp["connectivities"], reference.obsp["connectivities"])
+
+
+def _assert_same_graph(ours: sp.spmatrix, reference: sp.spmatrix) -> None:
+    """Same edges, weights equal to float32 rounding (umap-learn's exponentials are C's)."""
+    ours, reference = sp.csr_matrix(ours), sp.csr_matrix(reference)
+    assert ours.dtype == reference.dtype == np.float32
+    assert ((ours != 0) != (reference != 0)).nnz == 0
+    assert abs(ours - reference).max() < 1e-5
 
 
 def test_neighbors_prefers_harmony_and_matches_scanpy(log_pbmc):
@@ -446,13 +457,51 @@ def test_neighbors_prefers_harmony_and_matches_scanpy(log_pbmc):
     rng = np.random.default_rng(0)
     adata.obsm[K.PCA] = rng.normal(size=(adata.n_obs, 10)).astype(np.float32)
     adata.obsm[K.INTEGRATED] = rng.normal(size=(adata.n_obs, 10)).astype(np.float32)
+    # two copies of one cell: distances of 0 between different cells
+    adata.obsm[K.INTEGRATED][1] = adata.obsm[K.INTEGRATED][0]
     before = adata.copy()
-    connectivities, _ = rp.pp.neighbors(adata, inplace=False)
+    connectivities, distances = rp.pp.neighbors(adata, inplace=False)
     assert_equal(adata, before)
     reference = sc.pp.neighbors(adata, use_rep=K.INTEGRATED, copy=True)
-    assert (connectivities != reference.obsp["connectivities"]).nnz == 0
+    _assert_same_graph(connectivities, reference.obsp["connectivities"])
+    assert (distances != reference.obsp["distances"]).nnz == 0
+    rp.pp.neighbors(adata, key_added="graph")
+    assert adata.uns["graph"]["params"] == {
+        **reference.uns[K.NEIGHBORS]["params"], "transformer": "sklearn"}
+    assert adata.uns["graph"]["connectivities_key"] == "graph_connectivities"
     with pytest.raises(rp.InputError, match="X_missing"):
         rp.pp.neighbors(adata, use_rep="X_missing")
+
+
+def test_connectivities_match_umap_on_the_same_neighbours():
+    from umap.umap_ import fuzzy_simplicial_set
+
+    from repertoire.pp._neighbors import knn, umap_connectivities
+
+    def peer(indices, distances, n_neighbors):
+        # umap-learn's fuzzy simplicial set with scanpy's arguments (scanpy's _connectivity.umap)
+        graph, _, _ = fuzzy_simplicial_set(
+            sp.coo_matrix((indices.shape[0], 1)), n_neighbors, None, None,
+            knn_indices=indices, knn_dists=distances, set_op_mix_ratio=1.0,
+            local_connectivity=1.0)
+        return graph.tocsr()
+
+    embedding = _clustered_embedding(3000).obsm[K.PCA]
+    embedding[10:14] = embedding[9]  # five copies of one cell
+    embedding[20] = embedding[21] * 1e-6  # one cell at the origin, far from the rest
+    for n_neighbors in (15, 5, 2):
+        indices, distances, _ = knn(embedding, n_neighbors)
+        _assert_same_graph(umap_connectivities(indices, distances, n_neighbors=n_neighbors),
+                           peer(indices, distances, n_neighbors))
+    # neighbours an approximate search did not find (-1), and fewer cells than neighbours
+    indices, distances, _ = knn(embedding, 15)
+    indices[::7, -3:] = -1
+    _assert_same_graph(umap_connectivities(indices, distances, n_neighbors=15),
+                       peer(indices, distances, 15))
+    indices, distances, _ = knn(embedding[:9], 15)
+    assert indices.shape == (9, 9)
+    _assert_same_graph(umap_connectivities(indices, distances, n_neighbors=15),
+                       peer(indices, distances, 15))
 
 
 # the pipeline --------------------------------------------------------------------------------

@@ -108,28 +108,69 @@ def probability(value: str) -> float:
 def read_h5ad(path: Path, *, sample: str | None = None) -> AnnData:
     """Read an ``.h5ad`` written by an earlier step; a missing or unreadable file is the user's.
 
-    With ``sample``, only that sample's cells are read (the file is opened backed, so the
-    other samples' matrices stay on disk).
+    With ``sample``, only that sample's cells are read: the rows of ``.X``, ``.layers``,
+    ``.obsm`` and ``.obsp`` are read alone from the file, so a per-sample job reads its own
+    sample's share of a cohort, not the cohort.
     """
     import anndata as ad
+    import h5py
 
     if not path.is_file():
         raise InputError(f"input file {path} does not exist.")
     try:
         if sample is None:
             return ad.read_h5ad(path)
-        cohort = ad.read_h5ad(path, backed="r")
+        handle = h5py.File(path, "r")
     except OSError as error:
         raise InputError(f"input file {path} is not a readable .h5ad file ({error}).") from None
-    try:
-        if K.SAMPLE not in cohort.obs:
-            raise InputError(f"input file {path} has no obs column '{K.SAMPLE}'.")
-        cells = (cohort.obs[K.SAMPLE].astype(str) == str(sample)).to_numpy()
-        if not cells.any():
-            raise InputError(f"sample '{sample}' has no cell in {path}.")
-        return cohort[cells].to_memory()
-    finally:
-        cohort.file.close()
+    with handle:
+        return _read_sample(handle, path, str(sample))
+
+
+def _read_sample(handle, path: Path, sample: str) -> AnnData:
+    """Read the cells of ``sample`` from the open ``handle`` as ``adata[cells].copy()`` would."""
+    import numpy as np
+    from anndata import AnnData
+    from anndata.io import read_elem, sparse_dataset
+
+    obs = read_elem(handle["obs"])
+    if K.SAMPLE not in obs:
+        raise InputError(f"input file {path} has no obs column '{K.SAMPLE}'.")
+    cells = np.flatnonzero((obs[K.SAMPLE].astype(str) == sample).to_numpy())
+    if not cells.size:
+        raise InputError(f"sample '{sample}' has no cell in {path}.")
+
+    def rows(element):
+        if element.attrs.get("encoding-type") == "csr_matrix":
+            return sparse_dataset(element)[cells]
+        if element.attrs.get("encoding-type") == "array":
+            return element[cells]
+        return read_elem(element)[cells]
+
+    def group(name: str) -> dict:
+        return dict(handle[name].items()) if name in handle else {}
+
+    # anndata's own subset of the cell annotation (unused categories and their colours go)
+    whole = AnnData(obs=obs, var=read_elem(handle["var"]),
+                    uns=read_elem(handle["uns"]) if "uns" in handle else None)
+    adata = whole[cells].copy()
+    if "X" in handle:
+        adata.X = rows(handle["X"])
+    for name, element in group("layers").items():
+        adata.layers[name] = rows(element)
+    for name, element in group("obsm").items():
+        adata.obsm[name] = rows(element)
+    for name, element in group("obsp").items():
+        adata.obsp[name] = rows(element)[:, cells]
+    for name, element in group("varm").items():
+        adata.varm[name] = read_elem(element)
+    for name, element in group("varp").items():
+        adata.varp[name] = read_elem(element)
+    if "raw" in handle:
+        raw = handle["raw"]
+        adata.raw = AnnData(X=rows(raw["X"]), obs=adata.obs[[]], var=read_elem(raw["var"]),
+                            varm={k: read_elem(v) for k, v in raw.get("varm", {}).items()})
+    return adata
 
 
 def output_dir(args: argparse.Namespace, kind: str, beside: Path) -> Path:

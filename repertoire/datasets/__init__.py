@@ -1,7 +1,9 @@
 """Simulated cohorts with ground truth, Cell Ranger-like writers and the example cohort."""
 
-from ._cellranger import write_cellranger
-from ._example import example, example_dir
-from ._simulate import simulate_cohort, simulate_samples
+from .._lazy import attach as _attach
 
-__all__ = ["example", "example_dir", "simulate_cohort", "simulate_samples", "write_cellranger"]
+__getattr__, __dir__, __all__ = _attach(__name__, {
+    "_cellranger": ("write_cellranger",),
+    "_example": ("example", "example_dir"),
+    "_simulate": ("simulate_cohort", "simulate_samples"),
+})

@@ -4,28 +4,13 @@ The command line, the workflow and the reports read results through these functi
 no caller needs to know where a table sits in ``.uns``. Each returns a copy.
 """
 
-from ._tables import (
-    annotation,
-    bcr_states,
-    car,
-    cell_types,
-    clone_tracking,
-    clones,
-    cluster_counts,
-    cluster_keys,
-    communication,
-    communication_programmes,
-    diversity,
-    inputs,
-    niche_outcomes,
-    niche_scores,
-    qc,
-    reconstitution,
-    spatial_niches,
-)
+from .._lazy import attach as _attach
 
-__all__ = [
-    "annotation", "bcr_states", "car", "cell_types", "clone_tracking", "clones",
-    "cluster_counts", "cluster_keys", "communication", "communication_programmes", "diversity",
-    "inputs", "niche_outcomes", "niche_scores", "qc", "reconstitution", "spatial_niches",
-]
+__getattr__, __dir__, __all__ = _attach(__name__, {
+    "_tables": (
+        "annotation", "bcr_states", "car", "cell_types", "clone_tracking", "clones",
+        "cluster_counts", "cluster_keys", "communication", "communication_programmes",
+        "diversity", "inputs", "niche_outcomes", "niche_scores", "qc", "reconstitution",
+        "spatial_niches",
+    ),
+})

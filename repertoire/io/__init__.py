@@ -4,32 +4,13 @@
 ``OPTIONAL_FILE_COLUMNS``), read relative to the sheet.
 """
 
-from ._airr import chain_table, concat_airr
-from ._read import (
-    concat_samples,
-    join_records,
-    read_cohort,
-    read_gex,
-    read_spatial,
-    read_vdj,
-)
-from ._samplesheet import FILE_COLUMNS, read_samplesheet
-from ._samplesheet import OPTIONAL_COLUMNS as OPTIONAL_FILE_COLUMNS
-from ._write import atomic_path, write_h5ad, write_table
+from .._lazy import attach as _attach
 
-__all__ = [
-    "FILE_COLUMNS",
-    "OPTIONAL_FILE_COLUMNS",
-    "atomic_path",
-    "chain_table",
-    "concat_airr",
-    "concat_samples",
-    "join_records",
-    "read_cohort",
-    "read_gex",
-    "read_samplesheet",
-    "read_spatial",
-    "read_vdj",
-    "write_h5ad",
-    "write_table",
-]
+__getattr__, __dir__, __all__ = _attach(__name__, {
+    "_airr": ("chain_table", "concat_airr"),
+    "_read": (
+        "concat_samples", "join_records", "read_cohort", "read_gex", "read_spatial", "read_vdj",
+    ),
+    "_samplesheet": ("FILE_COLUMNS", "read_samplesheet"),
+    "_write": ("atomic_path", "write_h5ad", "write_table"),
+}, renamed={"OPTIONAL_FILE_COLUMNS": ("_samplesheet", "OPTIONAL_COLUMNS")})

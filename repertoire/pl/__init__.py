@@ -1,19 +1,16 @@
 """Plotting: one function per result, each returning its axes or figure."""
 
-from ._annotate import cell_types, composition, marker_dotplot
-from ._bcr import isotypes, shm
-from ._clones import clone_tracking, diversity
-from ._embedding import embedding, embedding_panels
-from ._niche_strip import niche_patient
-from ._niches import interactions, niche_heatmap, niche_outcomes
-from ._qc import qc
-from ._reconstitution import reconstitution, reconstitution_cohort
-from ._spatial import spatial_niches
-from ._timeline import car_kinetics, reconstitution_timeline
+from .._lazy import attach as _attach
 
-__all__ = [
-    "car_kinetics", "cell_types", "clone_tracking", "composition", "diversity", "embedding",
-    "embedding_panels", "interactions", "isotypes", "marker_dotplot", "niche_heatmap",
-    "niche_outcomes", "niche_patient", "qc", "reconstitution", "reconstitution_cohort",
-    "reconstitution_timeline", "shm", "spatial_niches",
-]
+__getattr__, __dir__, __all__ = _attach(__name__, {
+    "_annotate": ("cell_types", "composition", "marker_dotplot"),
+    "_bcr": ("isotypes", "shm"),
+    "_clones": ("clone_tracking", "diversity"),
+    "_embedding": ("embedding", "embedding_panels"),
+    "_niche_strip": ("niche_patient",),
+    "_niches": ("interactions", "niche_heatmap", "niche_outcomes"),
+    "_qc": ("qc",),
+    "_reconstitution": ("reconstitution", "reconstitution_cohort"),
+    "_spatial": ("spatial_niches",),
+    "_timeline": ("car_kinetics", "reconstitution_timeline"),
+})

@@ -1,8 +1,10 @@
 """HTML reports, one per patient and one for the cohort (templates shipped as package data)."""
 
-from ._cohort import cohort_report
-from ._flags import FLAG_THRESHOLDS
-from ._names import page_name
-from ._patient import patient_report, summary_path
+from .._lazy import attach as _attach
 
-__all__ = ["FLAG_THRESHOLDS", "cohort_report", "page_name", "patient_report", "summary_path"]
+__getattr__, __dir__, __all__ = _attach(__name__, {
+    "_cohort": ("cohort_report",),
+    "_flags": ("FLAG_THRESHOLDS",),
+    "_names": ("page_name",),
+    "_patient": ("patient_report", "summary_path"),
+})

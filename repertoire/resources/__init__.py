@@ -4,8 +4,10 @@
 them counts).
 """
 
-from ._interactions import interactions, subunits
-from ._markers import ALTERNATIVE, marker_panels
-from ._niches import niches
+from .._lazy import attach as _attach
 
-__all__ = ["ALTERNATIVE", "interactions", "marker_panels", "niches", "subunits"]
+__getattr__, __dir__, __all__ = _attach(__name__, {
+    "_interactions": ("interactions", "subunits"),
+    "_markers": ("ALTERNATIVE", "marker_panels"),
+    "_niches": ("niches",),
+})
