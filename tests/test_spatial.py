@@ -355,7 +355,7 @@ def test_spatial_map(sections, tmp_path):
     assert any(label.startswith("CN1 ") for label in labels)
     assert any("plasma_LLPC" in label for label in labels)
     assert any(label.startswith("plasma cell") for label in labels)
-    assert "relapse" in axis.get_title()
+    assert "relapse" in axis.get_title(loc="left")
     plt.close("all")
     with pytest.raises(rp._errors.InputError, match="'P09_M6_BM'"):
         rp.pl.spatial_niches(adata, "P09_M6_BM")
