@@ -289,6 +289,26 @@ def test_merge_joins_samples_and_drops_flagged_cells(
     _written(output.parent / "figures", "merge", "figures", "png")
 
 
+def test_qc_of_several_samples_in_one_run_equals_one_run_each(
+    capsys: pytest.CaptureFixture, tmp_path: Path, cohort: Path, qc_outputs: list[Path]
+) -> None:
+    samples = pd.read_csv(cohort, sep="\t")[K.SAMPLE].tolist()
+    together = tmp_path / "together.h5ad"
+    status, _, _ = _run(capsys, "qc", "--samplesheet", cohort, "--sample", *samples,
+                        "--output", together)
+    assert status == 0
+    cohorts = []
+    for inputs in ([together], qc_outputs):
+        output = tmp_path / f"merged{len(cohorts)}.h5ad"
+        status, _, _ = _run(capsys, "merge", "--keep-flagged", "--output", output, *inputs)
+        assert status == 0
+        cohorts.append(ad.read_h5ad(output))
+    one_run, run_each = cohorts
+    pd.testing.assert_frame_equal(one_run.obs, run_each.obs)
+    assert (one_run.layers["counts"] != run_each.layers["counts"]).nnz == 0
+    pd.testing.assert_frame_equal(one_run.uns[K.QC]["samples"], run_each.uns[K.QC]["samples"])
+
+
 def test_merge_keep_flagged_keeps_every_cell(
     capsys: pytest.CaptureFixture, tmp_path: Path, qc_outputs: list[Path]
 ) -> None:
@@ -473,6 +493,26 @@ def test_communication_scores_one_sample_as_the_library_does(
     found = ad.read_h5ad(output).uns[K.COMMUNICATION][K.TABLE_INTERACTIONS]
     assert len(found) > 0
     pd.testing.assert_frame_equal(found.reset_index(drop=True), expected.reset_index(drop=True),
+                                  check_categorical=False)
+
+
+def test_communication_of_several_samples_equals_one_run_each(
+    tmp_path: Path, preprocessed: Path
+) -> None:
+    samples = [str(s) for s in ad.read_h5ad(preprocessed).obs[K.SAMPLE].cat.categories[:2]]
+    options = ["--groupby", K.LEIDEN, "--n-perms", "50", "--min-cells", "3"]
+    together = tmp_path / "together.h5ad"
+    assert main(["communication", "-q", str(preprocessed), "--sample", *samples,
+                 "--output", str(together), *options]) == 0
+    tables = []
+    for sample in samples:
+        output = tmp_path / f"{sample}.h5ad"
+        assert main(["communication", "-q", str(preprocessed), "--sample", sample,
+                     "--output", str(output), *options]) == 0
+        tables.append(ad.read_h5ad(output).uns[K.COMMUNICATION][K.TABLE_INTERACTIONS])
+    found = ad.read_h5ad(together).uns[K.COMMUNICATION][K.TABLE_INTERACTIONS]
+    assert set(found[K.SAMPLE]) == set(samples)
+    pd.testing.assert_frame_equal(found, pd.concat(tables, ignore_index=True),
                                   check_categorical=False)
 
 

@@ -232,9 +232,10 @@ def test_slurm_profile_plans_the_example_cohort(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
     assert f"Using profiles {SLURM_PROFILE}" in output
-    n_samples = len(repertoire.io.read_samplesheet(EXAMPLE_SHEET))
-    assert re.search(rf"^qc\s+{n_samples}$", output, re.MULTILINE), output[-3000:]
-    assert re.search(rf"^communication\s+{n_samples}$", output, re.MULTILINE)
+    n_patients = repertoire.io.read_samplesheet(EXAMPLE_SHEET)[K.PATIENT].nunique()
+    # per-sample work runs one job per patient
+    assert re.search(rf"^qc\s+{n_patients}$", output, re.MULTILINE), output[-3000:]
+    assert re.search(rf"^communication\s+{n_patients}$", output, re.MULTILINE)
     # the jobs carry the resources a SLURM submission asks for: the rules' own memory and
     # time, and the profile's partition
     resources = re.findall(r"^\s+resources: (.+)$", output, re.MULTILINE)
@@ -249,11 +250,9 @@ def test_bundled_config_plans_the_example_cohort(tmp_path: Path) -> None:
     # the README's command, planned from a scratch directory (--config points at the example)
     result = _snakemake("-n", "--cores", 2, "-d", tmp_path, "--config", f"samples={EXAMPLE_SHEET}")
     assert result.returncode == 0, result.stderr
-    n_samples = len(repertoire.io.read_samplesheet(EXAMPLE_SHEET))
-    assert re.search(rf"^qc\s+{n_samples}$", result.stdout, re.MULTILINE), result.stdout
-    n_patients = len({s[K.PATIENT] for _, s in repertoire.io.read_samplesheet(
-        ROOT / "example_data" / "samples.tsv").iterrows()})
+    n_patients = repertoire.io.read_samplesheet(EXAMPLE_SHEET)[K.PATIENT].nunique()
     assert n_patients == 11
+    assert re.search(rf"^qc\s+{n_patients}$", result.stdout, re.MULTILINE), result.stdout
     assert re.search(rf"^patient_report\s+{n_patients}$", result.stdout, re.MULTILINE)
     assert re.search(r"^cohort_report\s+1$", result.stdout, re.MULTILINE)
 
@@ -338,11 +337,11 @@ def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> N
     assert sorted(reconstitution[K.SAMPLE]) == sorted(set(adata.obs[K.SAMPLE]))
     assert reconstitution.loc[reconstitution["n_B"] == 0, "aplasia"].all()
     assert len(list((results / "figures" / PATIENT_FIGURES).glob("*.png"))) == 2
+    patients = sorted(set(adata.obs[K.PATIENT]))
     for log in ("merge.log", "preprocess.log", "annotate.log", "bcr.log", "niches.log",
-                f"qc/{samples[0]}.log", f"communication/{samples[0]}.log"):
+                f"qc/{patients[0]}.log", f"communication/{patients[0]}.log"):
         assert (results / "logs" / log).exists()
 
-    patients = sorted(set(adata.obs[K.PATIENT]))
     reports = results / "reports"
     assert sorted(p.name for p in reports.glob("*.html")) == sorted(
         [f"{p}.html" for p in patients] + ["cohort.html"])

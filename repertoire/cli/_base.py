@@ -105,12 +105,14 @@ def probability(value: str) -> float:
     return number
 
 
-def read_h5ad(path: Path, *, sample: str | None = None) -> AnnData:
+def read_h5ad(path: Path, *, sample: str | None = None, matrices: bool = True) -> AnnData:
     """Read an ``.h5ad`` written by an earlier step; a missing or unreadable file is the user's.
 
     With ``sample``, only that sample's cells are read: the rows of ``.X``, ``.layers``,
     ``.obsm`` and ``.obsp`` are read alone from the file, so a per-sample job reads its own
-    sample's share of a cohort, not the cohort.
+    sample's share of a cohort, not the cohort. With ``matrices=False`` the cell-by-gene and
+    cell-by-cell matrices (``.X``, ``.layers``, ``.raw``, ``.obsp``) stay on disk, for steps
+    that only draw and tabulate the annotation and results.
     """
     import anndata as ad
     import h5py
@@ -118,13 +120,27 @@ def read_h5ad(path: Path, *, sample: str | None = None) -> AnnData:
     if not path.is_file():
         raise InputError(f"input file {path} does not exist.")
     try:
-        if sample is None:
+        if sample is None and matrices:
             return ad.read_h5ad(path)
         handle = h5py.File(path, "r")
     except OSError as error:
         raise InputError(f"input file {path} is not a readable .h5ad file ({error}).") from None
     with handle:
+        if sample is None:
+            return _read_annotation(handle)
+        if not matrices:
+            raise ValueError("a sample is read with its matrices.")
         return _read_sample(handle, path, str(sample))
+
+
+def _read_annotation(handle) -> AnnData:
+    """Read everything but the matrices from the open ``handle``."""
+    from anndata import AnnData
+    from anndata.io import read_elem
+
+    parts = {name: read_elem(handle[name]) for name in ("obs", "var", "obsm", "varm", "uns")
+             if name in handle}
+    return AnnData(**parts)
 
 
 def _read_sample(handle, path: Path, sample: str) -> AnnData:

@@ -22,11 +22,11 @@ from ._base import (
 )
 
 COMMUNICATION = Step(
-    "communication", "Score ligand-receptor interactions between the cell types of one sample.",
+    "communication", "Score ligand-receptor interactions between cell types, sample by sample.",
     """
-    In:  the annotated cohort .h5ad (log-normalised .X, .obs["cell_type"]) and one sample_id;
-         only that sample's cells are read.
-    Out: OUTPUT, a small .h5ad without cells whose .uns["communication"] holds the sample's
+    In:  the annotated cohort .h5ad (log-normalised .X, .obs["cell_type"]) and one or more
+         sample_ids; only those samples' cells are read, one sample at a time.
+    Out: OUTPUT, a small .h5ad without cells whose .uns["communication"] holds the samples'
          interaction table (CellPhoneDB's statistic and within-sample specificity p-values,
          as squidpy computes them), its groups (cells and mean expression of every resource
          gene per cell type) and the parameters. `repertoire niches` joins the samples.
@@ -66,9 +66,10 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     """Add ``communication`` and ``niches``."""
     parser = add_step(subparsers, common, COMMUNICATION, _run_communication)
     parser.add_argument("input", type=Path, metavar="INPUT", help="annotated cohort .h5ad")
-    parser.add_argument("--sample", required=True, metavar="ID", help="the sample_id to score")
+    parser.add_argument("--sample", required=True, nargs="+", metavar="ID",
+                        help="the sample_id(s) to score")
     parser.add_argument("--output", type=Path, required=True, metavar="H5AD",
-                        help="where to write the sample's communication record")
+                        help="where to write the samples' communication record")
     parser.add_argument("--groupby", default=K.CELL_TYPE, metavar="COLUMN",
                         help=f"column of .obs with the groups ({K.CELL_TYPE})")
     parser.add_argument("--resource", metavar="TABLE",
@@ -88,7 +89,7 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     parser = add_step(subparsers, common, NICHES, _run_niches)
     parser.add_argument("input", type=Path, metavar="INPUT", help="analysed cohort .h5ad")
     parser.add_argument("communication", nargs="+", type=Path, metavar="COMMUNICATION_H5AD",
-                        help="per-sample outputs of `repertoire communication`")
+                        help="outputs of `repertoire communication`")
     parser.add_argument("--output", type=Path, required=True, metavar="H5AD",
                         help="where to write the cohort")
     add_output_options(parser, NICHES)
@@ -116,15 +117,18 @@ def _run_communication(args: argparse.Namespace) -> None:
 
     if args.n_perms < 0:
         raise InputError(f"--n-perms {args.n_perms} must not be negative.")
-    adata = read_h5ad(args.input, sample=args.sample)
-    tl.communication(
-        adata, args.groupby, sample_key=K.SAMPLE, resource=args.resource, n_perms=args.n_perms,
-        min_fraction=args.min_fraction, min_cells=args.min_cells, seed=args.seed,
-        n_jobs=args.threads,
-    )
-    record = ad.AnnData(uns={K.COMMUNICATION: adata.uns[K.COMMUNICATION]})
-    logger.info("sample %s: %d cells, %d interaction rows", args.sample, adata.n_obs,
-                len(adata.uns[K.COMMUNICATION][K.TABLE_INTERACTIONS]))
+    records = []
+    for sample in dict.fromkeys(args.sample):
+        adata = read_h5ad(args.input, sample=sample)
+        tl.communication(
+            adata, args.groupby, sample_key=K.SAMPLE, resource=args.resource,
+            n_perms=args.n_perms, min_fraction=args.min_fraction, min_cells=args.min_cells,
+            seed=args.seed, n_jobs=args.threads,
+        )
+        records.append(adata.uns[K.COMMUNICATION])
+        logger.info("sample %s: %d cells, %d interaction rows", sample, adata.n_obs,
+                    len(records[-1][K.TABLE_INTERACTIONS]))
+    record = ad.AnnData(uns={K.COMMUNICATION: io.join_records(records)})
     io.write_h5ad(record, args.output)
 
 

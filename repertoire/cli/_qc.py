@@ -15,11 +15,12 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 QC = Step(
-    "qc", "Flag low-quality cells and doublets in one sample.",
+    "qc", "Flag low-quality cells and doublets, sample by sample.",
     """
-    In:  the sample sheet and one sample_id; the sample's gene-expression and receptor
-         files are read from the sheet.
-    Out: an .h5ad with ALL the sample's cells, raw counts in .layers["counts"], QC metrics
+    In:  the sample sheet and one or more sample_ids; each sample's gene-expression and
+         receptor files are read from the sheet and checked on their own, exactly as in a
+         run of its own (several samples per run only save the start-up time).
+    Out: an .h5ad with ALL the samples' cells, raw counts in .layers["counts"], QC metrics
          and the flags obs["low_quality"], obs["predicted_doublet"] (Scrublet or receptor
          chains), obs["doublet_score"], obs["receptor_doublet"], and the sample's QC summary
          in .uns["qc"]. Nothing is removed here: `repertoire merge` drops flagged cells.
@@ -28,7 +29,7 @@ QC = Step(
 MERGE = Step(
     "merge", "Join per-sample QC results into one cohort and drop flagged cells.",
     """
-    In:  the .h5ad files written by `repertoire qc`, one per sample.
+    In:  the .h5ad files written by `repertoire qc`.
     Out: OUTPUT, the cohort (QC columns kept in .obs, cells flagged low-quality or doublet
          removed unless --keep-flagged, the joined QC summary in .uns["qc"]); in --tables
          qc_summary.tsv (one row per sample); in --figures qc (each sample's metrics with its
@@ -46,15 +47,16 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
     parser = add_step(subparsers, common, QC, _run_qc)
     parser.add_argument("--samplesheet", type=Path, required=True, metavar="SHEET",
                         help="the sample sheet (TSV)")
-    parser.add_argument("--sample", required=True, metavar="ID", help="the sample_id to read")
+    parser.add_argument("--sample", required=True, nargs="+", metavar="ID",
+                        help="the sample_id(s) to read")
     parser.add_argument("--output", type=Path, required=True, metavar="H5AD",
-                        help="where to write the sample with its QC flags")
+                        help="where to write the samples with their QC flags")
     parser.add_argument("--seed", type=int, default=0, metavar="N",
                         help="seed of doublet detection (0)")
 
     parser = add_step(subparsers, common, MERGE, _run_merge)
     parser.add_argument("inputs", nargs="+", type=Path, metavar="QC_H5AD",
-                        help="per-sample outputs of `repertoire qc`")
+                        help="outputs of `repertoire qc`")
     parser.add_argument("--output", type=Path, required=True, metavar="H5AD",
                         help="where to write the cohort")
     parser.add_argument("--keep-flagged", action="store_true",
@@ -65,13 +67,19 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
 def _run_qc(args: argparse.Namespace) -> None:
     from .. import io, pp
 
-    # chain indices are made once for the cohort by `merge`
-    adata = io.read_cohort(args.samplesheet, samples=[args.sample], index_chains=False)
-    pp.qc(adata, random_state=args.seed)
-    logger.info(
-        "sample %s: %d cells, %d low-quality, %d predicted doublets", args.sample, adata.n_obs,
-        adata.obs[K.LOW_QUALITY].sum(), adata.obs[K.DOUBLET].sum(),
-    )
+    sheet = io.read_samplesheet(args.samplesheet)
+    parts = []
+    for sample in dict.fromkeys(args.sample):
+        # one sample at a time: its QC metrics count all of its own genes
+        # chain indices are made once for the cohort by `merge`
+        adata = io.read_cohort(sheet, samples=[sample], index_chains=False)
+        pp.qc(adata, random_state=args.seed)
+        logger.info(
+            "sample %s: %d cells, %d low-quality, %d predicted doublets", sample, adata.n_obs,
+            adata.obs[K.LOW_QUALITY].sum(), adata.obs[K.DOUBLET].sum(),
+        )
+        parts.append(adata)
+    adata = parts[0] if len(parts) == 1 else io.concat_samples(parts, index_chains=False)
     io.write_h5ad(adata, args.output)
 
 

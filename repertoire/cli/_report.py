@@ -58,7 +58,8 @@ def _run(args: argparse.Namespace) -> None:
     from .. import report
 
     flags = _thresholds(args.flag)
-    adata = read_h5ad(args.input)
+    # the pages draw annotations and results: the expression matrices stay on disk
+    adata = read_h5ad(args.input, matrices=False)
     if args.patient is None:
         report.cohort_report(adata, args.output, min_cells=args.min_cells, flags=flags)
     else:

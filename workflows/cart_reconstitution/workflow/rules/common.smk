@@ -93,7 +93,6 @@ PATIENTS = sorted(SAMPLES["patient_id"].unique())
 
 
 wildcard_constraints:
-    sample="|".join(re.escape(s) for s in SAMPLES.index),
     # patient ids are identifiers (checked by the sample sheet reader), so they name files
     patient="|".join(re.escape(p) for p in PATIENTS),
 
@@ -103,16 +102,31 @@ def result(path):
     return str(Path(config["outdir"], path))
 
 
-def sample_files(wildcards):
-    """The data files of one sample, so that a changed file reruns its QC."""
-    row = SAMPLES.loc[wildcards.sample]
-    return [row[c] for c in FILE_COLUMNS if c in row and isinstance(row[c], str)]
+def patient_rows(wildcards):
+    """The sample sheet's rows of one patient."""
+    return SAMPLES[SAMPLES["patient_id"] == wildcards.patient]
 
 
-def sample_metadata(wildcards):
-    """The sample's sheet row without its files: a changed row reruns its QC (params trigger)."""
-    row = SAMPLES.loc[wildcards.sample].drop(list(FILE_COLUMNS), errors="ignore")
-    return "; ".join(f"{key}={value}" for key, value in row.items())
+def patient_samples(wildcards):
+    """The patient's sample ids, quoted for the shell."""
+    return shlex.join(patient_rows(wildcards).index)
+
+
+def patient_files(wildcards):
+    """The data files of one patient's samples, so that a changed file reruns its QC."""
+    rows = patient_rows(wildcards)
+    return [value for column in FILE_COLUMNS if column in rows
+            for value in rows[column] if isinstance(value, str)]
+
+
+def patient_metadata(wildcards):
+    """The patient's sheet rows without their files: a changed row reruns the patient's QC
+    (a params trigger)."""
+    rows = patient_rows(wildcards).drop(columns=list(FILE_COLUMNS), errors="ignore")
+    return " | ".join(
+        f"{sample}: " + "; ".join(f"{key}={value}" for key, value in row.items())
+        for sample, row in rows.iterrows()
+    )
 
 
 def python():

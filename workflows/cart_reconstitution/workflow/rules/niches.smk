@@ -1,18 +1,20 @@
 rule communication:
     # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
+    # one job per patient, as for qc; each sample is scored on its own
     input:
-        # expression and cell types; only this sample's cells are read
+        # expression and cell types; only this patient's cells are read
         cohort=rules.annotate.output.cohort,
         resource=[config["communication"]["resource"]]
         if config["communication"]["resource"]
         and not config["communication"]["resource"].startswith("liana:")
         else [],
     output:
-        result("communication/{sample}.h5ad"),
+        result("communication/{patient}.h5ad"),
     log:
-        result("logs/communication/{sample}.log"),
+        result("logs/communication/{patient}.log"),
     params:
         python=python(),
+        samples=patient_samples,
         groupby=config["communication"]["groupby"],
         resource=lambda wildcards: (
             f"--resource {shlex.quote(config['communication']['resource'])}"
@@ -28,10 +30,10 @@ rule communication:
         mem_mb=lambda wildcards, input, attempt: attempt * (2000 + int(input.size_mb)),
         runtime=lambda wildcards, attempt: 30 * attempt,
     benchmark:
-        result("benchmarks/communication/{sample}.tsv")
+        result("benchmarks/communication/{patient}.tsv")
     shell:
         "{params.python:q} -m repertoire communication {input.cohort:q}"
-        " --sample {wildcards.sample:q} --output {output:q} --groupby {params.groupby:q}"
+        " --sample {params.samples} --output {output:q} --groupby {params.groupby:q}"
         " {params.resource} --n-perms {params.n_perms} --min-fraction {params.min_fraction}"
         " --min-cells {params.min_cells} --seed {params.seed} --threads {threads}"
         " 2> {log:q}"
@@ -41,7 +43,7 @@ rule niches:
     # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
     input:
         cohort=rules.bcr.output.cohort,
-        communication=expand(result("communication/{sample}.h5ad"), sample=SAMPLES.index),
+        communication=expand(result("communication/{patient}.h5ad"), patient=PATIENTS),
         # a user's niche definitions: a changed file reruns the niches
         niches=[config["niches"]["niches"]] if config["niches"]["niches"] else [],
     output:

@@ -1,32 +1,35 @@
 rule qc:
     # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
+    # One job per patient, its samples checked one by one as if alone: a job's start (Python
+    # and its imports, ~3 s) is paid per patient, not per sample.
     input:
-        # the sheet's mtime is ignored; params.metadata reruns a sample whose row changed
+        # the sheet's mtime is ignored; params.metadata reruns a patient whose rows changed
         sheet=ancient(config["samples"]),
-        data=sample_files,
+        data=patient_files,
     output:
-        result("qc/{sample}.h5ad"),
+        result("qc/{patient}.h5ad"),
     log:
-        result("logs/qc/{sample}.log"),
+        result("logs/qc/{patient}.log"),
     params:
         python=python(),
-        metadata=sample_metadata,
+        samples=patient_samples,
+        metadata=patient_metadata,
         seed=config["qc"]["seed"],
     threads: 1
     resources:
         mem_mb=lambda wildcards, input, attempt: attempt * (2000 + 10 * int(input.size_mb)),
         runtime=lambda wildcards, attempt: 30 * attempt,
     benchmark:
-        result("benchmarks/qc/{sample}.tsv")
+        result("benchmarks/qc/{patient}.tsv")
     shell:
         "{params.python:q} -m repertoire qc --samplesheet {input.sheet:q}"
-        " --sample {wildcards.sample:q} --seed {params.seed} --output {output:q} 2> {log:q}"
+        " --sample {params.samples} --seed {params.seed} --output {output:q} 2> {log:q}"
 
 
 rule merge:
     # lint "Specify a conda environment or container": none on purpose (see the Snakefile)
     input:
-        qc=expand(result("qc/{sample}.h5ad"), sample=SAMPLES.index),
+        qc=expand(result("qc/{patient}.h5ad"), patient=PATIENTS),
     output:
         cohort=result("cohort_qc.h5ad"),
         tables=step_tables("merge"),
