@@ -68,6 +68,9 @@ B_LINEAGES = ("B", "plasma")
 
 # B-cell receptor state, clones and reconstitution
 SHM_SOURCE = "shm_source"
+SHM_RATE_LIGHT = "shm_rate_light"
+SHM_SOURCE_LIGHT = "shm_source_light"
+TABLE_SHM = "shm"
 BCR_EVIDENCE = "bcr_state_evidence"
 BCR_STATES = ("naive_transitional", "memory_unswitched", "memory_switched", "DN", "plasma")
 # the B-cell receptor state each B-lineage cell type corresponds to (its phenotype's state)

@@ -16,10 +16,15 @@ from anndata import AnnData
 from .. import _keys as K
 from .._logging import logger, progress
 from ..io import atomic_path, write_table
+from ._cellranger_airr import cellranger_airr
 
 BCR_LOCI = ("IGH", "IGK", "IGL")
 TCR_LOCI = ("TRA", "TRB", "TRG", "TRD")
-FORMATS = ("airr", "10x", "both")
+FORMATS = ("airr", "10x", "both", "imgt")
+# file names in a Cell Ranger vdj_b/vdj_t folder, and of the IMGT-gapped table (not Cell Ranger's)
+AIRR_FILE, CONTIG_FILE, IMGT_FILE = (
+    "airr_rearrangement.tsv", "filtered_contig_annotations.csv", "rearrangement_imgt.tsv"
+)
 SAMPLE_COLUMNS = (K.SAMPLE, K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE, K.OUTCOME)
 CONTIG_COLUMNS = (
     "barcode", "is_cell", "contig_id", "high_confidence", "length", "chain", "v_gene", "d_gene",
@@ -30,7 +35,8 @@ AIRR_COLUMNS = (
     "cell_id", "sequence_id", "sequence", "rev_comp", "productive", "locus", "v_call", "d_call",
     "j_call", "c_call", "sequence_alignment", "germline_alignment", "germline_alignment_d_mask",
     "junction", "junction_aa", "junction_length", "v_identity", "v_cigar", "d_cigar", "j_cigar",
-    "umi_count", "consensus_count",
+    "v_sequence_start", "v_sequence_end", "d_sequence_start", "d_sequence_end",
+    "j_sequence_start", "j_sequence_end", "umi_count", "consensus_count",
 )
 
 
@@ -38,19 +44,21 @@ def write_cellranger(
     adata: AnnData | Iterable[AnnData],
     outdir: str | os.PathLike,
     *,
-    bcr_format: str = "airr",
+    bcr_format: str = "both",
     tcr_format: str = "10x",
     compress: bool = False,
 ) -> Path:
     """Write per-sample Cell Ranger-like outputs and a sample sheet.
 
     For each sample ``S``: ``S/gex/filtered_feature_bc_matrix.h5`` (10x HDF5 v3, read by
-    :func:`scanpy.read_10x_h5`), ``S/vdj_b/`` and ``S/vdj_t/`` receptor files
-    (``filtered_contig_annotations.csv``, read by :func:`scirpy.io.read_10x_vdj`, and/or
-    ``airr_rearrangement.tsv`` with IMGT-gapped alignments, read by :func:`scirpy.io.read_airr`)
-    and, for samples with coordinates, ``S/spatial/cells.csv``. Beside them ``samples.tsv``
-    (the sample sheet, paths relative to it) and, when the cells carry ground truth (``true_*``
-    columns), ``truth/cells.tsv.gz`` and ``truth/samples.tsv``.
+    :func:`scanpy.read_10x_h5`), ``S/vdj_b/`` and ``S/vdj_t/`` receptor files as Cell Ranger
+    writes them (``filtered_contig_annotations.csv`` and ``airr_rearrangement.tsv``: the contig
+    as sequence and alignment, the clonotype's germline as 5' UTR, leader, V, D, J and
+    constant reference end to end, CIGARs, no ``v_identity``), or an AIRR table with
+    IMGT-gapped alignments as IgBLAST writes them, and, for samples with coordinates,
+    ``S/spatial/cells.csv``. Beside them ``samples.tsv`` (the sample sheet, paths relative to
+    it) and, when the cells carry ground truth (``true_*`` columns), ``truth/cells.tsv.gz`` and
+    ``truth/samples.tsv``.
 
     Parameters
     ----------
@@ -60,10 +68,12 @@ def write_cellranger(
     outdir
         Output directory (created).
     bcr_format
-        ``"airr"``, ``"10x"`` or ``"both"``: which BCR files to write (the sample sheet names the
-        AIRR file when written, as it carries the alignments).
+        ``"both"`` (Cell Ranger's two files; the sample sheet names the folder, as for a Cell
+        Ranger output), ``"airr"`` (its ``airr_rearrangement.tsv``), ``"10x"`` (its
+        ``filtered_contig_annotations.csv``, without sequences) or ``"imgt"``
+        (``rearrangement_imgt.tsv``, IMGT-gapped alignments with ``v_identity``).
     tcr_format
-        Likewise for TCR files (the sheet names the 10x file when written).
+        Likewise for TCR files.
     compress
         Gzip the receptor and truth tables (``.gz``), as one does for archiving.
 
@@ -131,15 +141,12 @@ def _write_sample(
         ("bcr", BCR_LOCI, bcr_format, "vdj_b"), ("tcr", TCR_LOCI, tcr_format, "vdj_t")
     ):
         table = chains[chains["locus"].isin(loci)] if len(chains) else chains
-        paths = {}
-        if fmt in ("airr", "both"):
-            paths["airr"] = f"{sample}/{folder}/airr_rearrangement.tsv{suffix}"
-            write_table(_airr_table(table), outdir / paths["airr"])
-        if fmt in ("10x", "both"):
-            paths["10x"] = f"{sample}/{folder}/filtered_contig_annotations.csv{suffix}"
-            write_table(_contig_table(table), outdir / paths["10x"], sep=",")
-        preferred = "airr" if column == "bcr" else "10x"  # the AIRR file carries BCR alignments
-        row[column] = paths.get(preferred) or next(iter(paths.values()))
+        for kind in ("airr", "10x") if fmt == "both" else (fmt,):
+            name, make, sep = _WRITERS[kind]
+            row[column] = f"{sample}/{folder}/{name}{suffix}"
+            write_table(make(table), outdir / row[column], sep=sep)
+        if fmt == "both":
+            row[column] = f"{sample}/{folder}"
     row["spatial"] = ""
     if K.SPATIAL in part.obsm and not np.isnan(np.asarray(part.obsm[K.SPATIAL])).all():
         xy = np.asarray(part.obsm[K.SPATIAL])
@@ -190,11 +197,16 @@ def _chain_table(airr: ak.Array, barcodes: np.ndarray) -> pd.DataFrame:
 
 
 def _airr_table(chains: pd.DataFrame) -> pd.DataFrame:
+    """Write the simulator's IMGT-gapped records as an AIRR table (1-based coordinates)."""
     table = chains.reindex(columns=list(AIRR_COLUMNS))
     for column in ("rev_comp", "productive"):
         table[column] = table[column].map({True: "T", False: "F"})
     for column in ("junction_length", "umi_count", "consensus_count"):
         table[column] = table[column].astype("Int64")
+    for column in [c for c in AIRR_COLUMNS if c.endswith(("_start", "_end"))]:
+        table[column] = pd.to_numeric(table[column]).astype("Int64")
+        if column.endswith("_start"):
+            table[column] += 1
     return table
 
 
@@ -232,3 +244,9 @@ def _contig_table(chains: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+# file name, table maker and separator of each receptor file kind
+_WRITERS = {
+    "airr": (AIRR_FILE, cellranger_airr, "\t"),
+    "10x": (CONTIG_FILE, _contig_table, ","),
+    "imgt": (IMGT_FILE, _airr_table, "\t"),
+}

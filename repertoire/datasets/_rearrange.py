@@ -62,6 +62,14 @@ class Rearrangement:
     junction_start: int  # index in ``gapped`` of the Cys 104 codon
     junction_end: int  # index after the Trp/Phe codon
     productive: bool
+    v_end: int  # index in ``gapped`` after the V nucleotides kept in CDR3
+    d_span: tuple[int, int] | None  # the D nucleotides in ``gapped``
+    j_start: int  # index in ``gapped`` of the first J nucleotide
+
+    @property
+    def n_gaps(self) -> int:
+        """IMGT gap positions (all within the V region)."""
+        return IMGT_V_LENGTH - len(self.v.ungapped)
 
     @functools.cached_property
     def mutation_sites(self) -> tuple[np.ndarray, np.ndarray]:
@@ -129,8 +137,12 @@ def rearrange(
             IMGT_V_LENGTH + len(v_keep) + len(n1) + len(d_part) + len(n2) + j_prefix_length(j)
             - j_trim + 3
         )
+        v_end = IMGT_V_LENGTH + len(v_keep)
+        d_start = v_end + len(n1)
         rearrangement = Rearrangement(
-            locus, v, d, j, gapped, n_mask, junction_start, junction_end, productive
+            locus, v, d, j, gapped, n_mask, junction_start, junction_end, productive,
+            v_end=v_end, d_span=(d_start, d_start + len(d_part)) if d is not None else None,
+            j_start=len(gapped) - len(j_part),
         )
         has_stop = rearrangement.in_frame_stop(gapped.replace(".", "")) if in_frame else False
         if productive and (has_stop or junction_end - junction_start < 15):
@@ -206,7 +218,11 @@ def _codon_is_stop(sequence: list[str], position: int) -> bool:
 def airr_record(
     chain: Chain, *, sequence_id: str, c_call: str | None, umi_count: int, reads: int,
 ) -> dict[str, object]:
-    """AIRR rearrangement fields of a chain (IgBLAST/Change-O style, IMGT-gapped alignments)."""
+    """AIRR rearrangement fields of a chain (IgBLAST/Change-O style, IMGT-gapped alignments).
+
+    Segment coordinates (``v_sequence_start`` ...) are 0-based, end-exclusive positions in
+    ``sequence``, as scirpy holds AIRR coordinates.
+    """
     r = chain.rearrangement
     aligned = chain.sequence_alignment
     germline = r.gapped
@@ -233,6 +249,12 @@ def airr_record(
         "v_cigar": f"{v_length}M",
         "d_cigar": None,
         "j_cigar": None,
+        "v_sequence_start": 0,
+        "v_sequence_end": r.v_end - r.n_gaps,
+        "d_sequence_start": r.d_span[0] - r.n_gaps if r.d_span else None,
+        "d_sequence_end": r.d_span[1] - r.n_gaps if r.d_span else None,
+        "j_sequence_start": r.j_start - r.n_gaps,
+        "j_sequence_end": len(germline) - r.n_gaps,
         "umi_count": int(umi_count),
         "consensus_count": int(reads),
     }

@@ -214,3 +214,44 @@ def constant_gene(locus: str, j_call: str) -> str:
     if locus == "TRA":
         return "TRAC"
     return "TRBC1" if j_call.startswith("TRBJ1") else "TRBC2"
+
+
+# leader lengths (L-PART1 + L-PART2, nt) and their weights: human IGHV leaders are mostly 19
+# codons, IGKV 20-22, IGLV 19-20; all lie within 51-66 nt
+LEADER_LENGTHS = {
+    "IGH": ((54, 57, 60), (0.15, 0.7, 0.15)),
+    "IGK": ((60, 63, 66), (0.5, 0.2, 0.3)),
+    "IGL": ((57, 60, 63), (0.45, 0.45, 0.1)),
+    "TRA": ((51, 57, 63, 66), (0.25, 0.25, 0.25, 0.25)),
+    "TRB": ((51, 57, 63, 66), (0.25, 0.25, 0.25, 0.25)),
+}
+UTR_LENGTH = (40, 110)  # 5' UTR nucleotides of a V gene's transcript
+UTR_ANNOTATED = 0.7  # share of V genes whose reference carries the 5' UTR
+CONSTANT_LENGTH = 240  # nucleotides of each constant gene's first exon
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What a V gene's transcript holds before its V region: 5' UTR and leader."""
+
+    utr: str
+    leader: str
+    utr_annotated: bool
+
+
+@functools.cache
+def upstream(v_name: str) -> Upstream:
+    """Return the simulated 5' UTR and leader of V gene ``v_name`` (leader from ATG)."""
+    rng = _rng_for(f"{v_name}/upstream")
+    lengths, weights = LEADER_LENGTHS[v_name[:3]]
+    length = int(rng.choice(lengths, p=weights))
+    leader = "ATG" + "".join(_random_codon(rng) for _ in range(length // 3 - 1))
+    utr = "".join(rng.choice(BASES, int(rng.integers(UTR_LENGTH[0], UTR_LENGTH[1] + 1))))
+    return Upstream(utr=utr, leader=leader, utr_annotated=bool(rng.random() < UTR_ANNOTATED))
+
+
+@functools.cache
+def constant_sequence(c_name: str) -> str:
+    """Return the simulated start of constant gene ``c_name`` (first exon)."""
+    rng = _rng_for(f"{c_name}/constant")
+    return "".join(rng.choice(BASES, CONSTANT_LENGTH))

@@ -20,7 +20,7 @@ from .. import _keys as K
 from .._errors import InputError
 from .._logging import logger, progress
 from ._airr import align_airr, concat_airr, empty_airr, merge_chains
-from ._samplesheet import FILE_COLUMNS, read_samplesheet
+from ._samplesheet import FILE_COLUMNS, read_samplesheet, vdj_folder_file
 
 PROTEIN = "protein"
 
@@ -105,8 +105,11 @@ def read_vdj(path: str | os.PathLike) -> AnnData:
     ----------
     path
         10x ``filtered_contig_annotations.csv`` (or ``all_contig_annotations.json``), read with
-        :func:`scirpy.io.read_10x_vdj`, or an AIRR rearrangement ``.tsv``, read with
-        :func:`scirpy.io.read_airr`. ``.gz`` compression is accepted.
+        :func:`scirpy.io.read_10x_vdj`, an AIRR rearrangement ``.tsv``, read with
+        :func:`scirpy.io.read_airr`, or a Cell Ranger ``vdj_b``/``vdj_t`` output folder, of
+        which its ``airr_rearrangement.tsv`` is read, else its
+        ``filtered_contig_annotations.csv`` (the log says which; only the AIRR table holds
+        the sequences somatic hypermutation needs). ``.gz`` compression is accepted.
 
     Returns
     -------
@@ -115,6 +118,14 @@ def read_vdj(path: str | os.PathLike) -> AnnData:
     import scirpy as ir
 
     path = Path(path)
+    if path.is_dir():
+        path = vdj_folder_file(path)
+        logger.info("receptor folder %s: reading %s", path.parent, path.name)
+        if path.name.startswith("filtered_contig_annotations"):
+            logger.warning(
+                "receptor folder %s has no airr_rearrangement.tsv: without contig sequences "
+                "the V-region mutation (SHM) of its B cells cannot be measured", path.parent,
+            )
     name = path.name
     try:
         with warnings.catch_warnings():
@@ -123,8 +134,9 @@ def read_vdj(path: str | os.PathLike) -> AnnData:
                 table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
                 _require_columns(path, table, ("cell_id", "junction_aa"))
                 if "locus" not in table.columns:
-                    # Cell Ranger's airr_rearrangement.tsv has none; scirpy infers it
+                    # Cell Ranger's airr_rearrangement.tsv has none: the gene calls tell it
                     _require_columns(path, table, ("v_call",))
+                    table["locus"] = _locus(table)
                 adata = ir.io.read_airr(_typed_airr(table)) if len(table) else _no_cells()
             elif name.endswith(".json"):
                 adata = ir.io.read_10x_vdj(path)
@@ -153,6 +165,16 @@ def _require_columns(path: Path, table: pd.DataFrame, columns: Sequence[str]) ->
     for column in columns:
         if column not in table.columns:
             raise InputError(f"receptor file {path} has no column '{column}'.")
+
+
+def _locus(table: pd.DataFrame) -> pd.Series:
+    """Return the locus of each chain from its V, J or C call (``IGHV3-23`` -> ``IGH``)."""
+    locus = pd.Series("", index=table.index)
+    for column in ("c_call", "j_call", "v_call"):
+        if column in table.columns:
+            calls = table[column].fillna("").str[:3].str.upper()
+            locus = locus.where(~calls.str.match(r"^(IG[HKL]|TR[ABGD])$"), calls)
+    return locus
 
 
 # AIRR rearrangement fields that are not strings (AIRR schema types)

@@ -37,6 +37,12 @@ GEX_SUFFIXES = (".h5", ".h5ad")
 VDJ_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".json")
 SPATIAL_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 MTX_NAMES = ("matrix.mtx", "matrix.mtx.gz")
+#: Receptor files of a Cell Ranger ``vdj_b``/``vdj_t`` folder, in order of preference: the
+#: AIRR table carries the contig sequences and germlines SHM needs, the contig CSV neither.
+VDJ_FOLDER_FILES = (
+    "airr_rearrangement.tsv", "airr_rearrangement.tsv.gz",
+    "filtered_contig_annotations.csv", "filtered_contig_annotations.csv.gz",
+)
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
@@ -53,8 +59,9 @@ def read_samplesheet(path: str | os.PathLike) -> pd.DataFrame:
     ``tissue`` one of ``blood``, ``bone_marrow``, ``lymph_node``, ``spleen``, ``tonsil``,
     ``synovium``, ``kidney``, ``skin``, ``infusion_product``, ``other``. ``gex`` is a 10x
     ``filtered_feature_bc_matrix.h5``, a 10x matrix directory or an ``.h5ad``; ``bcr`` and
-    ``tcr`` are 10x contig annotations (``.csv``/``.json``) or AIRR rearrangement ``.tsv``
-    (optionally gzipped); ``spatial`` is a table of ``barcode, x, y``.
+    ``tcr`` are 10x contig annotations (``.csv``/``.json``), AIRR rearrangement ``.tsv``
+    (optionally gzipped) or a Cell Ranger ``vdj_b``/``vdj_t`` output folder (see
+    :func:`vdj_folder_file`); ``spatial`` is a table of ``barcode, x, y``.
 
     Parameters
     ----------
@@ -191,6 +198,9 @@ def _check_file(where: str, column: str, value: str, base: Path) -> str | None:
                 f"{where}: gex directory {file} holds no matrix.mtx or matrix.mtx.gz."
             )
         return str(file)
+    if column in ("bcr", "tcr") and file.is_dir():
+        vdj_folder_file(file, where=f"{where}: {column} folder")
+        return str(file)
     if file.is_dir():
         raise InputError(f"{where}: {column} path {file} is a directory, not a file.")
     if not os.access(file, os.R_OK):
@@ -228,3 +238,29 @@ def _check_across_rows(path: Path, records: list[tuple[int, dict[str, object]]])
                 f"but '{earlier}' on line {earlier_line}; a patient has one outcome."
             )
         outcome_of.setdefault(patient, (outcome, lineno))
+
+
+def vdj_folder_file(folder: str | os.PathLike, *, where: str | None = None) -> Path:
+    """Return the receptor file to read in a Cell Ranger ``vdj_b``/``vdj_t`` output folder.
+
+    Parameters
+    ----------
+    folder
+        The folder (Cell Ranger's ``outs/`` or ``per_sample_outs/<sample>/vdj_b``).
+    where
+        How error messages name the folder (default: its path).
+
+    Returns
+    -------
+    Its ``airr_rearrangement.tsv`` when present (it holds the contig sequences and germlines
+    somatic hypermutation needs), else its ``filtered_contig_annotations.csv`` (each also
+    gzipped).
+    """
+    folder = Path(folder)
+    for name in VDJ_FOLDER_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    raise InputError(
+        f"{where or 'receptor folder'} {folder} holds neither "
+        "airr_rearrangement.tsv nor filtered_contig_annotations.csv."
+    )

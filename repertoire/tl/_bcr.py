@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import warnings
 
-import awkward as ak
 import numpy as np
 import pandas as pd
 from anndata import AnnData
@@ -16,7 +14,8 @@ from .._errors import InputError
 from .._logging import logger
 from .._utils import store
 from ._labels import has_transcriptome_calls, transcriptome_calls
-from ._receptor import primary_heavy_chains, require_airr
+from ._receptor import primary_heavy_chains, primary_light_chains, require_airr
+from ._shm import FIELDS, LEADER_LENGTH, SEQUENCE, SOURCES, chain_shm
 
 # Klein, Rajewsky and Küppers, J Exp Med 1998: naive (IgM+IgD+CD27-) B cells carry unmutated
 # V genes, memory B cells (switched, or IgM/IgD with CD27) mutated ones; 1% of the V region
@@ -24,11 +23,9 @@ from ._receptor import primary_heavy_chains, require_airr
 NAIVE_MAX_SHM = 0.01
 MEMORY_MIN_SHM = 0.01
 SWITCHED = re.compile(r"^IGH[GAE]")
-SEQUENCE = "sequence_alignment"
 EVIDENCE = (
     "transcriptome", "isotype", "isotype+shm", "isotype+transcriptome", "shm",
 )
-SHM_SOURCES = ("alignment", "v_identity")
 
 
 @doc_params
@@ -38,28 +35,44 @@ def bcr_state(
     naive_max_shm: float = NAIVE_MAX_SHM,
     memory_min_shm: float = MEMORY_MIN_SHM,
     germline_key: str = "germline_alignment",
+    leader_length: int = LEADER_LENGTH,
     key_added: str = K.BCR_STATE,
     inplace: bool = True,
 ) -> pd.DataFrame | None:
     """Call each B cell's isotype, V-region mutation and state from its receptor.
 
-    **Heavy chain.** The cell's primary heavy chain is the first IGH chain among scirpy's
-    primary and secondary VDJ chains (:func:`scirpy.pp.index_chains`: productive chains with a
-    junction, ordered by UMI count; chain indices in ``.obsm["chain_indices"]`` are reused).
+    **Chains.** The cell's primary heavy chain is the first IGH chain among scirpy's primary
+    and secondary VDJ chains (:func:`scirpy.pp.index_chains`: productive chains with a junction,
+    ordered by UMI count; chain indices in ``.obsm["chain_indices"]`` are reused); its primary
+    light chain the first IGK or IGL chain among the VJ chains.
 
-    **Isotype** is its AIRR ``c_call`` with the allele and any further ambiguous calls removed
-    (``IGHG1*01`` and ``IGHG1*01,IGHG3*01`` give ``IGHG1``), NaN without a heavy chain or a
-    constant call (Cell Ranger writes ``None`` when it could not assign one).
+    **Isotype** is the heavy chain's AIRR ``c_call`` with the allele and any further ambiguous
+    calls removed (``IGHG1*01`` and ``IGHG1*01,IGHG3*01`` give ``IGHG1``), NaN without a heavy
+    chain or a constant call (Cell Ranger writes ``None`` when it could not assign one).
 
-    **SHM rate** is the V-region mutation frequency of scirpy's :func:`scirpy.tl.mutational_load`
-    for region ``v``: mismatches between the IMGT-gapped ``sequence_alignment`` and the
-    germline in IMGT positions 1-312, ignoring IMGT gaps and ``N``, divided by 312. scirpy
-    itself computes it, on the heavy chains whose alignments are IMGT-gapped (same length, with
-    ``.`` gaps; IgBLAST or Change-O with the IMGT reference, Dandelion). Other heavy chains fall
-    back to ``1 - v_identity``, where ``v_identity`` above 1 is read as a percentage (IgBLAST
-    and some Cell Ranger versions write 0-100; an identity of 1% or less cannot occur), and are
-    NaN without it. Cell Ranger's own alignments are not IMGT-gapped and its tables carry no
-    identity, so its SHM is NaN.
+    **SHM rate** is the V-region mutation frequency of each chain, from the first source its
+    record allows (``shm_source``):
+
+    - ``alignment``: IMGT-gapped ``sequence_alignment`` and germline (IgBLAST or Change-O with
+      the IMGT reference, Dandelion) go through scirpy's :func:`scirpy.tl.mutational_load`,
+      region ``v``: mismatches in IMGT positions 1-312, ignoring gaps and ``N``, over 312;
+    - ``alignment_ungapped``: ungapped alignments of equal length (IgBLAST ``-outfmt 19``
+      without IMGT gaps, TRUST4): mismatches from FR1 codon 1 through the Cys 104 codon over
+      the informative positions (shazam's ``observedMutations`` frequency). scirpy's window of
+      312 positions would run into CDR3 and J on these;
+    - ``cellranger_germline``: Cell Ranger's ``airr_rearrangement.tsv``, whose alignment is the
+      contig and whose germline the clonotype consensus's reference segments end to end: the
+      contig's V (``v_sequence_start``-``v_sequence_end``, walked along ``v_cigar``) is placed
+      on the germline at its best ungapped offset, ``leader_length`` leader nucleotides are
+      skipped, and mismatches are counted through the Cys 104 codon over the positions
+      compared. A contig whose V matches the germline with identity below 0.7 gets NaN (the
+      germline belongs to the clonotype, not to every contig);
+    - ``v_identity``: ``1 - v_identity``, where ``v_identity`` above 1 is read as a percentage
+      (IgBLAST and some Cell Ranger versions write 0-100).
+
+    Otherwise the rate is NaN, and ``.uns[key_added]["shm"]`` says why: Cell Ranger's
+    ``filtered_contig_annotations.csv`` holds no sequences, so SHM needs its
+    ``airr_rearrangement.tsv``.
 
     **State**, in this order (the first rule that applies decides; the evidence is recorded):
 
@@ -69,8 +82,8 @@ def bcr_state(
        ``DN``: these are phenotypes (DN cells may be switched or not, mutated or not), so the
        transcriptome decides (``transcriptome``);
     3. a switched heavy chain (IGHG, IGHA, IGHE) is ``memory_switched`` (``isotype``);
-    4. IGHM or IGHD with SHM below ``naive_max_shm`` is ``naive_transitional``, with SHM of at
-       least ``memory_min_shm`` ``memory_unswitched`` (``isotype+shm``);
+    4. IGHM or IGHD with heavy-chain SHM below ``naive_max_shm`` is ``naive_transitional``,
+       with SHM of at least ``memory_min_shm`` ``memory_unswitched`` (``isotype+shm``);
     5. IGHM or IGHD without a usable SHM (or between the two thresholds) takes naive or memory
        from the transcriptome (``isotype+transcriptome``);
     6. without an isotype (no heavy chain, or no constant call) the transcriptome's state
@@ -93,8 +106,11 @@ def bcr_state(
         IGHM/IGHD cells mutated at least this much are unswitched memory; must be at least
         ``naive_max_shm``. Raise it to 0.02 to leave 1-2% to the transcriptome.
     germline_key
-        AIRR field holding the IMGT-gapped germline (``germline_alignment_d_mask`` gives the
-        same V region).
+        AIRR field holding the germline (``germline_alignment_d_mask`` gives the same V
+        region).
+    leader_length
+        Nucleotides of Cell Ranger's leader-and-V feature skipped before FR1 (human leaders are
+        51-66 nt; 57, 19 codons, is the most common length).
     {key_added}
         ``.obs[key_added]`` holds the state, ``.obs[f"{{key_added}}_evidence"]`` the evidence.
     {inplace}
@@ -102,10 +118,12 @@ def bcr_state(
     Returns
     -------
     With ``inplace=False``, a table indexed like ``.obs`` with columns ``isotype``,
-    ``shm_rate``, ``shm_source`` (``alignment``, ``v_identity`` or NaN), ``bcr_state`` and
+    ``shm_rate``, ``shm_source`` (a source above or NaN), ``shm_rate_light``,
+    ``shm_source_light`` (the same for the light chain), ``bcr_state`` and
     ``bcr_state_evidence`` (categoricals, named after ``key_added``). Otherwise ``None``; the
     columns go to ``.obs`` and ``.uns[key_added]`` holds ``states`` (cells per state and
-    evidence) and ``params``.
+    evidence), ``shm`` (chains per ``chain`` (heavy, light) and ``shm_source``, with the
+    ``note`` saying why chains without a source have none) and ``params``.
     """
     require_airr(adata)
     if not 0 <= naive_max_shm <= memory_min_shm <= 1:
@@ -113,19 +131,27 @@ def bcr_state(
             f"thresholds must satisfy 0 <= naive_max_shm ({naive_max_shm}) <= memory_min_shm "
             f"({memory_min_shm}) <= 1."
         )
-    heavy = primary_heavy_chains(adata, ["c_call", "v_identity", SEQUENCE, germline_key,
-                                         "junction"])
+    fields = [SEQUENCE, germline_key, *FIELDS]
+    heavy = primary_heavy_chains(adata, ["c_call", *fields])
+    light = primary_light_chains(adata, fields)
     isotype = normalise_isotype(heavy["c_call"])
-    shm, source = shm_rate(heavy, germline_key)
+    shm = {
+        name: chain_shm(chains[chains["chain"].notna()], germline_key,
+                        leader_length=leader_length).reindex(adata.obs_names)
+        for name, chains in (("heavy", heavy), ("light", light))
+    }
     state, evidence = _decide(
-        adata.obs, isotype, shm, naive_max_shm=naive_max_shm, memory_min_shm=memory_min_shm,
+        adata.obs, isotype, shm["heavy"][K.SHM_RATE].to_numpy(dtype=float),
+        naive_max_shm=naive_max_shm, memory_min_shm=memory_min_shm,
     )
     evidence_key = f"{key_added}_evidence"
     categories = sorted(set(isotype.dropna()) - set(K.ISOTYPES))
     table = pd.DataFrame({
         K.ISOTYPE: pd.Categorical(isotype, categories=[*K.ISOTYPES, *categories]),
-        K.SHM_RATE: shm,
-        K.SHM_SOURCE: pd.Categorical(source, categories=SHM_SOURCES),
+        K.SHM_RATE: shm["heavy"][K.SHM_RATE].to_numpy(dtype=float),
+        K.SHM_SOURCE: pd.Categorical(shm["heavy"][K.SHM_SOURCE], categories=SOURCES),
+        K.SHM_RATE_LIGHT: shm["light"][K.SHM_RATE].to_numpy(dtype=float),
+        K.SHM_SOURCE_LIGHT: pd.Categorical(shm["light"][K.SHM_SOURCE], categories=SOURCES),
         key_added: pd.Categorical(state, categories=K.BCR_STATES),
         evidence_key: pd.Categorical(evidence, categories=EVIDENCE),
     }, index=adata.obs_names)
@@ -133,18 +159,36 @@ def bcr_state(
         table.groupby([key_added, evidence_key], observed=True).size().rename("n_cells")
         .reset_index().astype({key_added: str, evidence_key: str})
     )
+    sources = _shm_sources(shm)
     logger.info(
         "BCR state: %d cells with a heavy chain (%d with SHM), %d with a state",
-        int(heavy["chain"].notna().sum()), int(np.isfinite(shm).sum()),
+        int(heavy["chain"].notna().sum()), int(table[K.SHM_RATE].notna().sum()),
         int(table[key_added].notna().sum()),
     )
     return store(
         adata, key_added, inplace=inplace, result=table, obs=table,
-        tables={K.TABLE_STATES: summary},
+        tables={K.TABLE_STATES: summary, K.TABLE_SHM: sources},
         params={"naive_max_shm": naive_max_shm, "memory_min_shm": memory_min_shm,
-                "germline_key": germline_key,
+                "germline_key": germline_key, "leader_length": leader_length,
                 "transcriptome": has_transcriptome_calls(adata.obs)},
     )
+
+
+def _shm_sources(shm: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Chains per chain type and SHM source, each reason for a missing rate logged once."""
+    rows = []
+    for chain, table in shm.items():
+        present = table[table[K.SHM_SOURCE].notna() | table["note"].notna()]
+        counts = (
+            present.assign(**{K.SHM_SOURCE: present[K.SHM_SOURCE].fillna("none")})
+            .groupby([K.SHM_SOURCE, "note"], dropna=False).size()
+        )
+        for (source, note), n in counts.items():
+            rows.append({"chain": chain, K.SHM_SOURCE: source, "n_chains": int(n),
+                         "note": note if isinstance(note, str) else ""})
+            if isinstance(note, str):
+                logger.warning("%d %s chains have no SHM: %s", n, chain, note)
+    return pd.DataFrame(rows, columns=["chain", K.SHM_SOURCE, "n_chains", "note"])
 
 
 def normalise_isotype(c_call: pd.Series) -> pd.Series:
@@ -153,73 +197,6 @@ def normalise_isotype(c_call: pd.Series) -> pd.Series:
     gene = calls.str.split(",").str[0].str.split("*").str[0].str.strip().str.upper()
     gene = gene[gene.str.match(r"^IGH[MDGAE]")]
     return gene.reindex(c_call.index).astype(object)
-
-
-def shm_rate(heavy: pd.DataFrame, germline_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """V-region mutation frequency of each heavy chain and where it came from.
-
-    IMGT-gapped alignments go through :func:`scirpy.tl.mutational_load` (region ``v``); other
-    chains use ``1 - v_identity`` (percentages detected per value); the rest are NaN.
-    """
-    n = len(heavy)
-    rate = np.full(n, np.nan)
-    source = np.full(n, None, dtype=object)
-    sequence, germline = heavy[SEQUENCE], heavy[germline_key]
-    aligned = sequence.notna() & germline.notna()
-    gapped = aligned & _imgt_gapped(sequence, germline)
-    if gapped.any():
-        rows = np.flatnonzero(gapped.to_numpy())
-        rate[rows] = _v_mutation_frequency(
-            sequence.iloc[rows], germline.iloc[rows], heavy["junction"].iloc[rows]
-        )
-        source[rows[np.isfinite(rate[rows])]] = "alignment"
-    if (aligned & ~gapped).any():
-        logger.warning(
-            "%d heavy chains have alignments without IMGT gaps (as Cell Ranger writes them); "
-            "their SHM comes from v_identity where present. IMGT-gapped alignments (IgBLAST or "
-            "Change-O with the IMGT reference, Dandelion) give the IMGT V-region rate.",
-            int((aligned & ~gapped).sum()),
-        )
-    identity = pd.to_numeric(heavy["v_identity"], errors="coerce").to_numpy(dtype=float)
-    identity = np.where(identity > 1, identity / 100, identity)
-    identity = np.where((identity >= 0) & (identity <= 1), identity, np.nan)
-    fallback = ~np.isfinite(rate) & np.isfinite(identity)
-    rate[fallback] = 1 - identity[fallback]
-    source[fallback] = "v_identity"
-    return rate, source
-
-
-def _imgt_gapped(sequence: pd.Series, germline: pd.Series) -> pd.Series:
-    """Alignments of equal length with IMGT gap characters in the V region."""
-    same_length = sequence.str.len() == germline.str.len()
-    gaps = sequence.str[:312].str.contains(".", regex=False) | germline.str[:312].str.contains(
-        ".", regex=False
-    )
-    return (same_length & gaps).fillna(False).astype(bool)
-
-
-def _v_mutation_frequency(
-    sequence: pd.Series, germline: pd.Series, junction: pd.Series
-) -> np.ndarray:
-    """Scirpy's ``v_mutation_freq`` of one chain per cell."""
-    import scirpy as ir
-
-    n = len(sequence)
-    chains = ak.zip({
-        "locus": np.full(n, "IGH", dtype=object).tolist(),
-        SEQUENCE: sequence.astype(str).tolist(),
-        "germline": germline.astype(str).tolist(),
-        "junction": junction.fillna("").astype(str).tolist(),
-    })
-    view = AnnData(obs=pd.DataFrame(index=pd.RangeIndex(n).astype(str)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        view.obsm[K.AIRR] = ak.unflatten(chains, np.ones(n, dtype=np.int64))
-        ir.pp.index_chains(view, filter=[])
-        ir.tl.mutational_load(view, regions=["v"], germline_key="germline",
-                              sequence_key=SEQUENCE, junction_key="junction")
-        frequency = ir.get.airr(view, "v_mutation_freq", "VDJ_1")
-    return pd.to_numeric(frequency, errors="coerce").to_numpy(dtype=float)
 
 
 def _decide(

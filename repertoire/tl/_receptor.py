@@ -15,6 +15,8 @@ from .._errors import InputError
 
 HEAVY_LOCUS = "IGH"
 VDJ_CHAINS = ("VDJ_1", "VDJ_2")
+VJ_CHAINS = ("VJ_1", "VJ_2")
+LIGHT_LOCI = ("IGK", "IGL")
 
 
 def require_airr(adata: AnnData) -> None:
@@ -71,6 +73,21 @@ def primary_heavy_chains(adata: AnnData, fields: Sequence[str]) -> pd.DataFrame:
     Returns one row per cell with a column ``chain`` (``VDJ_1``, ``VDJ_2`` or NaN without a
     heavy chain) and one column per field (NaN where the chain or the field is missing).
     """
+    return primary_chains(adata, fields, (HEAVY_LOCUS,), VDJ_CHAINS)
+
+
+def primary_light_chains(adata: AnnData, fields: Sequence[str]) -> pd.DataFrame:
+    """AIRR fields of every cell's primary light chain (IGK or IGL among ``VJ_1``, ``VJ_2``).
+
+    Returns the table of :func:`primary_heavy_chains` for light chains.
+    """
+    return primary_chains(adata, fields, LIGHT_LOCI, VJ_CHAINS)
+
+
+def primary_chains(
+    adata: AnnData, fields: Sequence[str], loci: Sequence[str], chains: Sequence[str]
+) -> pd.DataFrame:
+    """AIRR fields of the first of scirpy's ``chains`` (``VDJ_1``, ``VDJ_2``) in ``loci``."""
     import scirpy as ir
 
     table = pd.DataFrame(np.nan, index=adata.obs_names, columns=["chain", *fields], dtype=object)
@@ -78,12 +95,14 @@ def primary_heavy_chains(adata: AnnData, fields: Sequence[str]) -> pd.DataFrame:
         return table
     view = receptor_view(adata)
     available = [f for f in fields if f in ak.fields(adata.obsm[K.AIRR])]
-    values = ir.get.airr(view, ["locus", *available], list(VDJ_CHAINS))
-    first = (values["VDJ_1_locus"] == HEAVY_LOCUS).to_numpy()
-    second = ~first & (values["VDJ_2_locus"] == HEAVY_LOCUS).to_numpy()
-    table["chain"] = np.where(first, "VDJ_1", np.where(second, "VDJ_2", None))
+    values = ir.get.airr(view, ["locus", *available], list(chains))
+    first, second = chains
+    in_first = values[f"{first}_locus"].isin(loci).to_numpy()
+    in_second = ~in_first & values[f"{second}_locus"].isin(loci).to_numpy()
+    table["chain"] = np.where(in_first, first, np.where(in_second, second, None))
     for field in available:
         table[field] = np.where(
-            first, values[f"VDJ_1_{field}"], np.where(second, values[f"VDJ_2_{field}"], None)
+            in_first, values[f"{first}_{field}"],
+            np.where(in_second, values[f"{second}_{field}"], None),
         )
     return table.where(table.notna(), np.nan)
