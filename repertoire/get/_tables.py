@@ -154,21 +154,28 @@ def car(adata: AnnData, *, key: str = K.CAR_DETECTED) -> pd.DataFrame:
 
 
 @doc_params
-def bcr_states(adata: AnnData, *, key: str = K.BCR_STATE) -> pd.DataFrame:
-    """B cells per receptor state and the evidence that decided it.
+def bcr_states(
+    adata: AnnData, table: Literal["states", "shm"] = "states", *, key: str = K.BCR_STATE
+) -> pd.DataFrame:
+    """B cells per receptor state and the evidence that decided it, or chains per SHM source.
 
     Parameters
     ----------
     {adata}
         After :func:`repertoire.tl.bcr_state`.
+    table
+        ``states`` (one row per state and evidence with its number of cells) or ``shm`` (one
+        row per ``chain`` (heavy, light) and ``shm_source`` with ``n_chains``, and a ``note``
+        saying why chains with the source ``none`` have no SHM).
     key
         Key of the state record in ``.uns``.
 
     Returns
     -------
-    One row per state and evidence with its number of cells.
+    The table asked for.
     """
-    return _table(adata, key, K.TABLE_STATES, "repertoire.tl.bcr_state")
+    _choice("table", table, (K.TABLE_STATES, K.TABLE_SHM))
+    return _table(adata, key, table, "repertoire.tl.bcr_state")
 
 
 @doc_params

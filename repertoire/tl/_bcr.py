@@ -175,20 +175,22 @@ def bcr_state(
 
 
 def _shm_sources(shm: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Chains per chain type and SHM source, each reason for a missing rate logged once."""
+    """Chains per chain type and SHM source; each reason for a missing rate logged once."""
     rows = []
     for chain, table in shm.items():
         present = table[table[K.SHM_SOURCE].notna() | table["note"].notna()]
         counts = (
-            present.assign(**{K.SHM_SOURCE: present[K.SHM_SOURCE].fillna("none")})
-            .groupby([K.SHM_SOURCE, "note"], dropna=False).size()
+            present.fillna({K.SHM_SOURCE: "none", "note": ""})
+            .groupby([K.SHM_SOURCE, "note"]).size()
         )
-        for (source, note), n in counts.items():
-            rows.append({"chain": chain, K.SHM_SOURCE: source, "n_chains": int(n),
-                         "note": note if isinstance(note, str) else ""})
-            if isinstance(note, str):
-                logger.warning("%d %s chains have no SHM: %s", n, chain, note)
-    return pd.DataFrame(rows, columns=["chain", K.SHM_SOURCE, "n_chains", "note"])
+        rows += [{"chain": chain, K.SHM_SOURCE: source, "n_chains": int(n), "note": note}
+                 for (source, note), n in counts.items()]
+    table = pd.DataFrame(rows, columns=["chain", K.SHM_SOURCE, "n_chains", "note"])
+    for note, chains in table[table["note"] != ""].groupby("note", sort=False):
+        counts = " and ".join(f"{n} {c}" for c, n in zip(chains["chain"], chains["n_chains"],
+                                                          strict=True))
+        logger.warning("%s chains have no SHM: %s", counts, note)
+    return table
 
 
 def normalise_isotype(c_call: pd.Series) -> pd.Series:
