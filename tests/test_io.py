@@ -54,14 +54,34 @@ def test_round_trip_equals_simulation(small_cohort, small_cohort_dir):
                 assert sim[field] == got[field], field
             for field in GENE_FIELDS:
                 assert _strip_allele(sim[field]) == _strip_allele(got[field]), field
-            if sim["locus"].startswith("IG"):  # BCR was written as AIRR TSV: every field survives
-                for field, value in sim.items():
-                    if isinstance(value, float):
-                        assert got[field] == pytest.approx(value, abs=1e-12), field
-                    else:
-                        assert got[field] == value, field
+            if sim["locus"].startswith("IG"):  # BCR as Cell Ranger's AIRR table: the contig
+                assert sim["sequence"] in got["sequence"]
+                assert got["sequence_alignment"] == got["sequence"]
+                assert got.get("v_identity") is None
             n_compared += 1
     assert n_compared > 1000
+
+
+def test_round_trip_of_imgt_gapped_airr(small_cohort, tmp_path):
+    """The IMGT-gapped AIRR table keeps every field of the simulator's BCR records."""
+    subset = small_cohort[small_cohort.obs[K.PATIENT] == "P01"].copy()
+    sheet = rp.datasets.write_cellranger(subset, tmp_path, bcr_format="imgt")
+    assert pd.read_csv(sheet, sep="\t")["bcr"].str.endswith("rearrangement_imgt.tsv").all()
+    read = rp.io.read_cohort(sheet)
+    n_compared = 0
+    for cell_sim, cell_read in zip(
+        _chains(subset.obsm[K.AIRR]), _chains(read.obsm[K.AIRR]), strict=True
+    ):
+        for sim, got in zip(cell_sim, cell_read, strict=True):
+            if not sim["locus"].startswith("IG"):
+                continue
+            for field, value in sim.items():
+                if isinstance(value, float):
+                    assert got[field] == pytest.approx(value, abs=1e-12), field
+                else:
+                    assert got[field] == value, field
+            n_compared += 1
+    assert n_compared > 100
 
 
 def test_round_trip_with_10x_bcr_and_gzip(small_cohort, tmp_path):
@@ -91,7 +111,12 @@ def test_files_are_read_by_the_peer_readers(small_cohort, small_cohort_dir):
     assert list(gex.obs_names) == list(expected.obs[K.BARCODE])
     assert (expected.layers[K.COUNTS] != gex.X).nnz == 0
     tcr = ir.io.read_10x_vdj(small_cohort_dir / row["tcr"])
-    bcr = ir.io.read_airr(small_cohort_dir / row["bcr"])
+    assert (small_cohort_dir / row["bcr"]).is_dir()  # a Cell Ranger vdj_b folder
+    bcr = ir.io.read_airr(small_cohort_dir / row["bcr"] / "airr_rearrangement.tsv")
+    contigs = ir.io.read_10x_vdj(
+        small_cohort_dir / row["bcr"] / "filtered_contig_annotations.csv"
+    )
+    assert set(contigs.obs_names) == set(bcr.obs_names)
     with_bcr = expected.obs[K.BARCODE][
         ak.to_numpy(ak.any(expected.obsm[K.AIRR].locus == "IGH", axis=1))
     ]
@@ -103,10 +128,8 @@ def test_files_are_read_by_the_peer_readers(small_cohort, small_cohort_dir):
 def test_sample_without_b_cells_reads(small_cohort_dir):
     sheet = rp.io.read_samplesheet(small_cohort_dir / "samples.tsv")
     aplasia = sheet.index[sheet[K.TIMEPOINT] == "D14"][0]
-    with (
-        gzip.open(sheet.loc[aplasia, "bcr"], "rt") if sheet.loc[aplasia, "bcr"].endswith(".gz")
-        else open(sheet.loc[aplasia, "bcr"])
-    ) as handle:
+    bcr = rp.io.vdj_folder_file(sheet.loc[aplasia, "bcr"])
+    with gzip.open(bcr, "rt") if bcr.name.endswith(".gz") else open(bcr) as handle:
         lines = handle.read().splitlines()
     assert len(lines) <= 2  # header, and at most one stray chain
     adata = rp.io.read_cohort(sheet, samples=[aplasia])

@@ -11,6 +11,6 @@ __getattr__, __dir__, __all__ = _attach(__name__, {
     "_read": (
         "concat_samples", "join_records", "read_cohort", "read_gex", "read_spatial", "read_vdj",
     ),
-    "_samplesheet": ("FILE_COLUMNS", "read_samplesheet"),
+    "_samplesheet": ("FILE_COLUMNS", "read_samplesheet", "vdj_folder_file"),
     "_write": ("atomic_path", "write_h5ad", "write_table"),
 }, renamed={"OPTIONAL_FILE_COLUMNS": ("_samplesheet", "OPTIONAL_COLUMNS")})
