@@ -15,7 +15,9 @@ SNIPPETS = {
     "counts_layer": """layer
         Layer holding raw counts.""",
     "batch_key": """batch_key
-        Column of ``.obs`` whose values are processed separately (one sample each by default).""",
+        Column of ``.obs`` whose values are processed separately (one sample each by default).
+        ``None``, or ``sample_id`` absent from ``.obs`` (one sample on its own), processes all
+        cells as one batch.""",
     "random_state": """random_state
         Seed of every random step; the same seed gives the same result.""",
     "inplace": """inplace

@@ -9,7 +9,9 @@ every argument and seed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import inspect
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import numpy as np
@@ -18,6 +20,7 @@ from anndata import AnnData
 
 from . import _keys as K
 from ._errors import InputError
+from ._logging import logger
 
 T = TypeVar("T")
 
@@ -144,11 +147,77 @@ def require_result(adata: AnnData, key: str, table: str | None, producer: str) -
     return entry if table is None else entry[table]
 
 
+#: cohort columns whose absence means one-sample data (scanpy's ``batch_key=None``)
+ONE_BATCH_KEYS = (K.SAMPLE, K.PATIENT, K.TIMEPOINT)
+
+
+def cohort_key(obs: pd.DataFrame, key: str | None) -> str | None:
+    """Return ``key``, or ``None`` when it is a cohort column absent from ``obs``.
+
+    A single sample read on its own (a scanpy user's AnnData) has no ``sample_id``,
+    ``patient_id`` or ``timepoint``; tools whose default names one then treat all cells as one
+    batch, and say so in one log line. Any other missing column raises :class:`InputError`.
+    """
+    if key is None or key in obs.columns:
+        return key
+    if key in ONE_BATCH_KEYS:
+        logger.info("column '%s' is not in .obs: all %d cells are one batch", key, len(obs))
+        return None
+    require_obs(obs, key)
+    return key
+
+
+ONE_BATCH = "all"  # the label of the one batch of single-sample data
+F = TypeVar("F", bound=Callable)
+
+
+def one_batch(*parameters: str) -> Callable[[F], F]:
+    """Let a tool run on single-sample data whose ``.obs`` lacks its cohort columns.
+
+    When the argument of one of ``parameters`` (for example ``sample_key``) names a cohort
+    column (:data:`ONE_BATCH_KEYS`) absent from ``adata.obs``, the tool sees that column with
+    one value for every cell, ``"all"`` (one log line says so), as scanpy's tools treat
+    ``batch_key=None``; the column is gone again when the tool returns, so ``adata`` ends as
+    the tool alone leaves it.
+    """
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def tool(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            adata = next(iter(bound.arguments.values()))
+            added = []
+            for parameter in parameters:
+                key = bound.arguments[parameter]
+                if key in ONE_BATCH_KEYS and key not in adata.obs.columns and key not in added:
+                    logger.info("column '%s' is not in .obs: all %d cells are one batch ('%s')",
+                                key, adata.n_obs, ONE_BATCH)
+                    adata.obs[key] = pd.Categorical([ONE_BATCH] * adata.n_obs)
+                    added.append(key)
+            try:
+                return func(*bound.args, **bound.kwargs)
+            finally:
+                for key in added:
+                    if key in adata.obs.columns:
+                        del adata.obs[key]
+
+        return tool
+
+    return decorate
+
+
 def batches(obs: pd.DataFrame, batch_key: str | None) -> pd.Series:
-    """Return one batch label per cell as a categorical (one batch for all when ``None``)."""
+    """Return one batch label per cell as a categorical.
+
+    All cells are one batch when ``batch_key`` is ``None`` or a cohort column absent from
+    ``obs`` (see :func:`cohort_key`).
+    """
+    batch_key = cohort_key(obs, batch_key)
     if batch_key is None:
-        return pd.Series(pd.Categorical(["all"] * len(obs)), index=obs.index)
-    require_obs(obs, batch_key)
+        return pd.Series(pd.Categorical([ONE_BATCH] * len(obs)), index=obs.index)
     labels = obs[batch_key]
     if labels.isna().any():
         raise InputError(f"column '{batch_key}' of .obs has missing values.")

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
-from .._utils import gene_index, require_obs
+from .._utils import gene_index, one_batch, require_obs
 from ..resources import ALTERNATIVE, marker_panels
 from ..tl import composition as composition_table
 from ._embedding import embedding_panels
@@ -148,6 +148,7 @@ def _most_expressed(matrix, columns: list[int]) -> int:
 
 
 @doc_params
+@one_batch("batch_key")
 def composition(
     adata: AnnData,
     *,
@@ -168,7 +169,8 @@ def composition(
     groupby
         Column of ``.obs`` with the labels (cell types by default).
     batch_key
-        Column of ``.obs`` with one bar per value.
+        Column of ``.obs`` with one bar per value; ``sample_id`` absent from ``.obs`` (one
+        sample on its own) draws one bar, ``"all"``.
     {plot}
 
     Returns

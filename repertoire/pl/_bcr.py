@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
-from .._utils import require_result
+from .._utils import one_batch, require_result
 from ._utils import finish, palette, panels, timepoint_order
 
 
@@ -34,6 +34,7 @@ def _b_cells(adata: AnnData, column: str, groupby: str) -> tuple[pd.DataFrame, l
 
 
 @doc_params
+@one_batch("groupby")
 def isotypes(
     adata: AnnData,
     *,
@@ -52,7 +53,8 @@ def isotypes(
     {adata}
         After :func:`repertoire.tl.bcr_state`.
     groupby
-        Column of ``.obs`` with one bar per value.
+        Column of ``.obs`` with one bar per value; ``timepoint`` absent from ``.obs`` (one
+        sample on its own) draws one, ``"all"``.
     {plot}
 
     Returns
@@ -84,6 +86,7 @@ def isotypes(
 
 
 @doc_params
+@one_batch("groupby")
 def shm(
     adata: AnnData,
     *,
@@ -103,7 +106,8 @@ def shm(
     {adata}
         After :func:`repertoire.tl.bcr_state`.
     groupby
-        Column of ``.obs`` with one violin per value.
+        Column of ``.obs`` with one violin per value; ``timepoint`` absent from ``.obs`` (one
+        sample on its own) draws one, ``"all"``.
     {plot}
 
     Returns

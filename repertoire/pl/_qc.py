@@ -16,6 +16,7 @@ from matplotlib.ticker import FuncFormatter
 from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
+from .._utils import one_batch
 from ._utils import finish, panels
 
 # metric: (axis label, log scale, lower and upper threshold columns of the threshold table)
@@ -29,6 +30,7 @@ PASSED, LOW_QUALITY, DOUBLET = "#9a9a9a", "#d62728", "#ff7f0e"
 
 
 @doc_params
+@one_batch("batch_key")
 def qc(
     adata: AnnData,
     *,
@@ -52,7 +54,8 @@ def qc(
     {adata}
         After :func:`repertoire.pp.qc` (or at least :func:`repertoire.pp.qc_metrics`).
     batch_key
-        Column of ``.obs`` with one violin per value.
+        Column of ``.obs`` with one violin per value; ``sample_id`` absent from ``.obs`` (one
+        sample on its own) draws one, ``"all"``.
     metrics
         Columns of ``.obs`` to draw, one panel each.
     max_points

@@ -33,7 +33,8 @@ def integrate(
     {adata}
     batch_key
         Column of ``.obs`` holding the batches to align (samples by default; ``patient_id``
-        keeps within-patient changes over time).
+        keeps within-patient changes over time). Absent from ``.obs`` (one sample on its own),
+        there is one batch and nothing to integrate.
     basis
         Embedding in ``.obsm`` to correct.
     {key_added}

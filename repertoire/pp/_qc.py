@@ -134,7 +134,8 @@ def filter_cells(
     {adata}
         Needs ``.obs["low_quality"]`` or ``.obs["predicted_doublet"]`` (see :func:`qc`).
     batch_key
-        Column of ``.obs`` by which the log reports the cells removed.
+        Column of ``.obs`` by which the log reports the cells removed (all cells at once
+        without it).
     {inplace}
 
     Returns

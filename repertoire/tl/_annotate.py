@@ -19,7 +19,7 @@ from anndata import AnnData
 from .. import _keys as K
 from .._docs import doc_params
 from .._logging import logger
-from .._utils import gene_index, require_layer, require_obs, store
+from .._utils import cohort_key, gene_index, require_layer, require_obs, store
 from ..resources import marker_panels
 from ._calls import UNASSIGNED, Calls, Scores, call_clusters
 from ._isotype_rule import memory_isotypes
@@ -100,7 +100,8 @@ def annotate(
         Leiden resolution of the sub-clusters within each lineage.
     batch_key
         Column of ``.obs`` over which sub-cluster genes are selected sample by sample
-        (see :func:`repertoire.pp.highly_variable_genes`); ``None`` selects over all cells.
+        (see :func:`repertoire.pp.highly_variable_genes`); ``None``, or ``sample_id`` absent
+        from ``.obs`` (one sample on its own), selects over all cells.
     min_coverage
         Smallest share of a panel's genes that must be in the data for the panel to be used.
     min_score
@@ -132,8 +133,7 @@ def annotate(
     require_layer(adata, layer)
     if groupby is not None:
         require_obs(adata, groupby)
-    if batch_key is not None:
-        require_obs(adata, batch_key)
+    batch_key = cohort_key(adata.obs, batch_key)
     panels = marker_panels(markers)
     matrix = adata.X if layer is None else adata.layers[layer]
     index = gene_index(adata, gene_symbols)

@@ -59,7 +59,8 @@ def detect_car(
     {counts_layer}
     batch_key
         Column of ``.obs`` with one ambient estimate per value (a 10x channel, or a sample);
-        ``None`` makes one estimate for all cells.
+        ``None``, or ``sample_id`` absent from ``.obs`` (one sample on its own), makes one
+        estimate for all cells.
     lineage_key
         Column of ``.obs`` holding the lineage of each cell.
     reference

@@ -13,7 +13,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger, progress
-from .._utils import require_obs, store
+from .._utils import one_batch, require_obs, store
 from ._receptor import has_chains, receptor_view
 
 # Junctions of one B-cell clone differ by somatic hypermutation; 15% of positions (scirpy's
@@ -25,6 +25,7 @@ RECEPTORS = {"BCR": "B", "TCR": "T"}
 
 
 @doc_params
+@one_batch("patient_key", "sample_key")
 def clonotypes(
     adata: AnnData,
     *,
@@ -63,9 +64,11 @@ def clonotypes(
     ----------
     {adata}
     patient_key
-        Column of ``.obs`` naming each cell's patient.
+        Column of ``.obs`` naming each cell's patient. Absent from ``.obs`` (one sample on its
+        own), all cells are one patient, ``"all"``.
     sample_key
-        Column of ``.obs`` naming each cell's sample (expansion is counted per sample).
+        Column of ``.obs`` naming each cell's sample (expansion is counted per sample). Absent
+        from ``.obs``, all cells are one sample, ``"all"``.
     bcr_cutoff
         Largest normalised Hamming distance (percent of junction positions) within a B-cell
         clone.

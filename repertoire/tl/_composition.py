@@ -8,12 +8,13 @@ from anndata import AnnData
 
 from .. import _keys as K
 from .._docs import doc_params
-from .._utils import require_obs, sample_metadata
+from .._utils import one_batch, require_obs, sample_metadata
 
 ORDER_COLUMNS = (K.PATIENT, K.DAY)
 
 
 @doc_params
+@one_batch("batch_key")
 def composition(
     adata: AnnData,
     *,
@@ -32,7 +33,8 @@ def composition(
     groupby
         Column of ``.obs`` with the labels to count (cell types by default).
     batch_key
-        Column of ``.obs`` naming the sample of each cell.
+        Column of ``.obs`` naming the sample of each cell. Absent from ``.obs`` (one sample on
+        its own), all cells are one sample, ``"all"``.
 
     Returns
     -------

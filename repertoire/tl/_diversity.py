@@ -12,7 +12,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from .._utils import require_obs, store
+from .._utils import one_batch, require_obs, store
 
 ORDERS = (0, 1, 2)
 
@@ -62,6 +62,7 @@ def rarefied_richness(counts: Sequence[int] | np.ndarray, depth: int) -> float:
 
 
 @doc_params
+@one_batch("groupby")
 def diversity(
     adata: AnnData,
     *,
@@ -90,7 +91,8 @@ def diversity(
     {adata}
         After :func:`repertoire.tl.clonotypes`.
     groupby
-        Column of ``.obs`` whose groups (samples) are compared.
+        Column of ``.obs`` whose groups (samples) are compared. ``sample_id`` absent from
+        ``.obs`` (one sample on its own) makes all cells one group, ``"all"``.
     clone_key
         Column of ``.obs`` holding clones.
     receptor

@@ -13,7 +13,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from .._utils import batches, require_obs, require_result, sample_metadata, store
+from .._utils import batches, one_batch, require_obs, require_result, sample_metadata, store
 from ..resources import niches as load_niches
 from ..resources import subunits
 
@@ -21,6 +21,7 @@ SPECIFIC_P = 0.05  # a tested pair with p at most this is counted as specific to
 
 
 @doc_params
+@one_batch("sample_key")
 def niche_scores(
     adata: AnnData,
     *,
@@ -78,6 +79,7 @@ def niche_scores(
         Key of the communication results in ``.uns``.
     sample_key
         Column of ``.obs`` naming each cell's sample (the one communication was scored by).
+        Absent from ``.obs`` (one sample on its own), all cells are one sample, ``"all"``.
     {key_added}
     {inplace}
 

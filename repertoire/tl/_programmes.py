@@ -10,13 +10,14 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from .._utils import require_result, sample_metadata, store
+from .._utils import one_batch, require_result, sample_metadata, store
 
 TOP_INTERACTIONS = 10
 FEATURE = ("source", "target", "interaction")
 
 
 @doc_params
+@one_batch("sample_key")
 def communication_programmes(
     adata: AnnData,
     *,
@@ -51,7 +52,8 @@ def communication_programmes(
     communication_key
         Key of the communication results in ``.uns``.
     sample_key
-        Column of ``.obs`` naming each cell's sample.
+        Column of ``.obs`` naming each cell's sample. Absent from ``.obs`` (one sample on its
+        own), all cells are one sample, ``"all"``.
     n_top
         Interactions listed per programme in the ``programmes`` table.
     max_iter

@@ -12,7 +12,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from .._utils import SAMPLE_COLUMNS, require_obs, sample_metadata, store, writable
+from .._utils import SAMPLE_COLUMNS, one_batch, require_obs, sample_metadata, store, writable
 from ._labels import MEMORY_STATES, has_transcriptome_calls, transcriptome_calls
 from ._outcomes import compare_outcomes, paired_tests
 from ._stats import wilson_interval
@@ -53,6 +53,7 @@ DEFAULT_METRICS = (
 
 
 @doc_params
+@one_batch("sample_key")
 def reconstitution(
     adata: AnnData,
     *,
@@ -105,7 +106,8 @@ def reconstitution(
         With ``.obs["lineage"]``, ``["cell_type"]``, ``["car_detected"]`` where available, and
         after :func:`repertoire.tl.bcr_state` and :func:`repertoire.tl.track_clones`.
     sample_key
-        Column of ``.obs`` naming each cell's sample.
+        Column of ``.obs`` naming each cell's sample. Absent from ``.obs`` (one sample on its
+        own), all cells are one sample, ``"all"``, and there are no outcome comparisons.
     aplasia_below
         B cells per 1000 cells below which a sample is in B-cell aplasia.
     reference_timepoint

@@ -21,7 +21,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger, progress
-from .._utils import batches, require_obs, sample_metadata, store
+from .._utils import batches, one_batch, require_obs, sample_metadata, store
 
 # Plasma cells and the cells that feed their survival niche in the marrow: CXCL12/VCAM1 stroma,
 # APRIL/IL-6 from monocytes, eosinophils and megakaryocytes (BIOLOGY.md; Rozanski et al.,
@@ -47,6 +47,7 @@ SPATIAL_GRAPH, EXPRESSION_GRAPH = "spatial", "expression"
 
 
 @doc_params
+@one_batch("sample_key")
 def spatial_niches(
     adata: AnnData,
     groupby: str = K.CELL_TYPE,
@@ -113,6 +114,7 @@ def spatial_niches(
         truth).
     sample_key
         Column of ``.obs`` naming each cell's sample; every sample is analysed on its own.
+        Absent from ``.obs`` (one sample on its own), all cells are one sample, ``"all"``.
     spatial_key
         Key of ``.obsm`` holding the coordinates (the first two columns are used; NaN for cells
         without).
