@@ -218,6 +218,83 @@ def test_reconstitution_fractions_match_the_truth(bcr_cohort: ad.AnnData) -> Non
     assert worst["all cells QC kept"].max() <= 0.05
 
 
+@pytest.fixture(scope="module")
+def example_analysed() -> ad.AnnData:
+    """The example cohort read from its files (BCR through Cell Ranger's airr_rearrangement.tsv),
+    after QC, preprocessing, annotation, CAR detection, BCR states and reconstitution."""
+    adata = rp.datasets.example()
+    rp.pp.qc(adata)
+    rp.pp.filter_cells(adata)
+    rp.pp.preprocess(adata)
+    rp.tl.annotate(adata)
+    rp.tl.detect_car(adata)
+    rp.tl.bcr_state(adata)
+    rp.tl.reconstitution(adata, n_boot=10)
+    return adata
+
+
+def _pooled_gaps(adata: ad.AnnData) -> pd.DataFrame:
+    """BCR-side subset fractions pooled per timepoint and tissue against the truth of the same
+    cells (true B-cell singlets with a heavy chain), where they number at least 50."""
+    samples = rp.get.reconstitution(adata)
+    obs = adata.obs
+    cells = (~obs[K.TRUE_DOUBLET] & (obs[K.TRUE_LINEAGE] == "B")
+             & (obs[K.ISOTYPE].notna() | obs[K.SHM_RATE].notna()))
+    strata = [K.TIMEPOINT, K.TISSUE]
+    rows = []
+    for key, group in obs[cells].groupby(strata, observed=True):
+        if len(group) < 50:
+            continue
+        pooled = samples.set_index(strata).sort_index().loc[key]
+        for name, members in SUBSETS.items():
+            estimate = pooled[f"n_{name}_bcr"].sum() / pooled["n_B_bcr"].sum()
+            truth = group[K.TRUE_BCR_STATE].isin(members).mean()
+            rows.append({**dict(zip(strata, key, strict=True)), "n": len(group),
+                         "subset": name, "gap": estimate - truth})
+    return pd.DataFrame(rows)
+
+
+def test_reconstitution_of_the_example_through_cell_ranger_airr(example_analysed) -> None:
+    """Read as a user's Cell Ranger output: SHM from its germline, the BCR side as the truth.
+
+    The peer is the same cells with the simulator's IMGT-gapped alignments (scirpy's rate).
+    """
+    adata = example_analysed
+    obs = adata.obs
+    heavy = obs[K.ISOTYPE].notna()
+    assert heavy.sum() > 500
+    assert (obs.loc[heavy, K.SHM_SOURCE] == "cellranger_germline").all()
+    medians = 100 * obs[heavy].groupby(K.ISOTYPE, observed=True)[K.SHM_RATE].median()
+    print(f"example, Cell Ranger AIRR: median heavy-chain SHM per isotype, %\n"
+          f"{medians.round(2).to_string()}")
+    assert medians[["IGHM", "IGHD"]].max() < 0.5
+    assert medians.drop(["IGHM", "IGHD"]).min() > 3
+    gaps = _pooled_gaps(adata)
+    table = gaps.pivot_table(index=[K.TIMEPOINT, K.TISSUE, "n"], columns="subset",
+                             values="gap", observed=True)
+    print("BCR-side fractions against the truth, pooled per timepoint and tissue, percentage "
+          f"points:\n{(100 * table).round(2).to_string()}")
+    assert len(gaps) >= 4 * len(SUBSETS)
+    assert gaps["gap"].abs().max() <= 0.03
+    # the same cells with IMGT-gapped alignments, as the simulator holds them
+    gapped = adata.copy()
+    simulated = rp.datasets.simulate_cohort(11, 2, cells_per_sample=180, seed=0)
+    gapped.obsm[K.AIRR] = simulated[adata.obs_names].obsm[K.AIRR]
+    del gapped.obsm[K.CHAIN_INDICES]
+    rp.tl.bcr_state(gapped)
+    rp.tl.reconstitution(gapped, n_boot=10)
+    assert (gapped.obs.loc[heavy, K.SHM_SOURCE] == "alignment").all()
+    differ = obs[K.BCR_STATE].astype(str) != gapped.obs[K.BCR_STATE].astype(str)
+    calls = pd.DataFrame({"cellranger": obs[K.SHM_RATE], "imgt": gapped.obs[K.SHM_RATE],
+                          "truth": obs[K.TRUE_BCR_STATE]})[differ]
+    print(f"{differ.sum()} cells called differently from the IMGT-gapped path:\n{calls}")
+    assert differ.mean() < 0.002
+    gapped_gaps = _pooled_gaps(gapped)
+    print(f"largest pooled gap: Cell Ranger {100 * gaps['gap'].abs().max():.2f}, IMGT-gapped "
+          f"{100 * gapped_gaps['gap'].abs().max():.2f} percentage points")
+    assert gapped_gaps["gap"].abs().max() <= 0.03
+
+
 def test_reconstitution_car_and_aplasia(bcr_cohort: ad.AnnData) -> None:
     samples = bcr_cohort.uns[K.RECONSTITUTION]["samples"].set_index(K.SAMPLE)
     obs = bcr_cohort.obs
