@@ -199,7 +199,7 @@ def _check_file(where: str, column: str, value: str, base: Path) -> str | None:
             )
         return str(file)
     if column in ("bcr", "tcr") and file.is_dir():
-        vdj_folder_file(file, where=f"{where}: {column} folder")
+        vdj_folder_file(file, where=f"{where}: {column} path")
         return str(file)
     if file.is_dir():
         raise InputError(f"{where}: {column} path {file} is a directory, not a file.")
@@ -261,6 +261,6 @@ def vdj_folder_file(folder: str | os.PathLike, *, where: str | None = None) -> P
         if (folder / name).is_file():
             return folder / name
     raise InputError(
-        f"{where or 'receptor folder'} {folder} holds neither "
-        "airr_rearrangement.tsv nor filtered_contig_annotations.csv."
+        f"{where or 'receptor path'} {folder} is a directory without airr_rearrangement.tsv or "
+        "filtered_contig_annotations.csv, so not a Cell Ranger vdj_b/vdj_t folder."
     )
