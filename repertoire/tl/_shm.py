@@ -54,6 +54,7 @@ NOTE_LOW_IDENTITY = (
 NOTE_UNALIGNED = (
     "alignment and germline differ in length and are not a Cell Ranger contig, and no v_identity"
 )
+NOTE_GAPPED = "scirpy's mutational_load gave no rate for the IMGT-gapped alignment"
 NOTE_NO_JUNCTION = "junction not found in the ungapped alignment"
 
 _CIGAR = re.compile(r"(\d+)([MIDNSHP=X])")
@@ -104,6 +105,7 @@ def chain_shm(
             sequence.iloc[rows], germline.iloc[rows], table["junction"].iloc[rows]
         )
         source[rows[np.isfinite(rate[rows])]] = "alignment"
+        note[rows[~np.isfinite(rate[rows])]] = NOTE_GAPPED
     for row in np.flatnonzero(ungapped):
         rate[row] = ungapped_v_mutation(sequence.iat[row], germline.iat[row],
                                         table["junction"].iat[row])
