@@ -105,7 +105,8 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
             "with TCR": (receptor[mine] == "TCR").mean() if receptor is not None else np.nan,
         }
         rows.append([sample[K.SAMPLE], sample[K.TIMEPOINT], sample[K.DAY], sample[K.TISSUE],
-                     *values.values()])
+                     *list(values.values())[:4], percent(values["with BCR"]),
+                     percent(values["with TCR"])])
         for metric, value in values.items():
             section.summary.append(_row(patient, "samples", metric.replace(" ", "_"), value,
                                         sample, sample["n_cells"]))
@@ -113,7 +114,7 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
                                        "low quality", "doublets", "B cells", "BCR", "TCR"],
                            "rows": rows,
                            "caption": "Cells kept after quality control; low quality and "
-                                      "doublets: cells removed; BCR, TCR: fraction of the cells "
+                                      "doublets: cells removed; BCR, TCR: share of the cells "
                                       "kept with a B- or T-cell receptor chain."})
     if qc is None:
         section.notes.append("QC results not recorded (repertoire.pp.qc was not run): cells "
