@@ -292,7 +292,7 @@ def workflow_run(tmp_path_factory: pytest.TempPathFactory, cohort: Path) -> tupl
     return config, run
 
 
-@pytest.mark.slow
+# the one full run of the default suite (about 4 minutes): CI proves the workflow and its pages
 @pytest.mark.xdist_group("workflow")
 def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> None:
     config, run = workflow_run
@@ -352,7 +352,7 @@ def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> N
     flags = pd.read_csv(reports / "flags.tsv", sep="\t")
     assert set(flags[K.PATIENT]) <= set(patients)
     for step in ("qc", "communication"):
-        assert (results / "benchmarks" / step / f"{samples[0]}.tsv").exists(), step
+        assert (results / "benchmarks" / step / f"{patients[0]}.tsv").exists(), step
     for step in ("merge", "preprocess", "annotate", "bcr", "niches"):
         assert (results / "benchmarks" / f"{step}.tsv").exists(), step
 
@@ -376,7 +376,6 @@ def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> N
         assert category in page, category
 
 
-@pytest.mark.slow
 @pytest.mark.xdist_group("workflow")
 def test_every_report_opens_cleanly_in_a_browser(workflow_run: tuple[Path, Path], browser,
                                                  test_output: Path) -> None:
