@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 import repertoire
 from repertoire import _keys as K
-from repertoire.cli import PATIENT_FIGURES, STEPS, build_parser, main
+from repertoire.cli import EXIT_NO_RESOURCES, PATIENT_FIGURES, STEPS, build_parser, main
 from repertoire.io._samplesheet import REQUIRED_COLUMNS
 
 SUBCOMMANDS = (
@@ -559,6 +560,34 @@ def test_a_crash_while_writing_leaves_no_file(
     with pytest.raises(OSError, match="disk full"):
         main(["qc", "-q", "--samplesheet", str(cohort), "--sample", sample,
               "--output", str(tmp_path / "qc.h5ad")])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("shortage", ["memory", "disk", "hdf5 disk"])
+def test_a_step_short_of_memory_or_disk_says_so_in_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path,
+    cohort: Path, shortage: str
+) -> None:
+    output = tmp_path / "qc.h5ad"
+
+    def fail(self: ad.AnnData, path: Path, **kwargs: object) -> None:
+        Path(path).write_bytes(b"half an h5ad")
+        if shortage == "memory":
+            raise MemoryError
+        if shortage == "disk":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        raise OSError("Can't write data (file write failed: errno = 28, error message = 'No "
+                      "space left on device')")
+
+    monkeypatch.setattr(ad.AnnData, "write_h5ad", fail)
+    sample = pd.read_csv(cohort, sep="\t")[K.SAMPLE].iloc[0]
+    status, _, err = _run(capsys, "qc", "-q", "--samplesheet", cohort, "--sample", sample,
+                          "--output", output)
+    assert status == EXIT_NO_RESOURCES
+    assert "Traceback" not in err
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: step 'qc' ran out of ")
+    assert ("memory" if shortage == "memory" else "disk space") in line
     assert list(tmp_path.iterdir()) == []
 
 

@@ -246,6 +246,14 @@ def test_slurm_profile_plans_the_example_cohort(tmp_path: Path) -> None:
         if "mem_mb=" in line:  # every job but the target rule `all`
             assert "runtime=" in line, line
             assert "slurm_partition=" in line, line
+    # a QC job asks for memory by the size of its patient's files: 2000 MB + 10 per MB
+    qc_jobs = re.findall(
+        r"^rule qc:\n\s+input: (.+)\n(?:\s+\w+: .+\n)*?\s+resources: .*mem_mb=(\d+)",
+        output, re.MULTILINE)
+    assert len(qc_jobs) == n_patients
+    for files, mem_mb in qc_jobs:
+        size_mb = sum(Path(f).stat().st_size for f in files.split(", ")) / 2**20
+        assert abs(int(mem_mb) - (2000 + 10 * size_mb)) <= 1, (files[:80], mem_mb)
 
 
 def test_bundled_config_plans_the_example_cohort(tmp_path: Path) -> None:
