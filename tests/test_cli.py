@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import anndata as ad
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import repertoire
 from repertoire import _keys as K
@@ -45,10 +45,14 @@ def _assert_one_line_error(status: int, err: str, *fragments: str) -> None:
 
 @pytest.fixture
 def sheet_dir(tmp_path: Path) -> Path:
-    """Two samples' files: HDF5 gene expression and 10x contig tables (contents not read)."""
+    """Two samples' files: a 10x matrix of two cells and a 10x contig table each."""
+    from repertoire.datasets._cellranger import write_10x_h5
+
+    var = pd.DataFrame({"gene_ids": ["ENSG1", "ENSG2"], "feature_types": "Gene Expression",
+                        "genome": "GRCh38"}, index=["CD19", "CD3E"])
     for sample in ("S1", "S2"):
-        with h5py.File(tmp_path / f"{sample}.h5", "w") as handle:
-            handle["matrix/shape"] = np.array([1, 1])
+        write_10x_h5(sp.csr_matrix(np.array([[1, 0], [0, 2]])), np.array(["A-1", "B-1"]), var,
+                     tmp_path / f"{sample}.h5")
         (tmp_path / f"{sample}_bcr.csv").write_text("barcode,chain,cdr3,v_gene,c_gene\n")
     return tmp_path
 

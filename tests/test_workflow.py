@@ -3,6 +3,7 @@ profile, and a run end to end."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -419,21 +420,24 @@ def _job_counts(output: str) -> dict[str, int]:
 def _assert_same_anndata(left: ad.AnnData, right: ad.AnnData, where: str) -> None:
     pd.testing.assert_frame_equal(left.obs, right.obs, obj=f"{where} obs")
     pd.testing.assert_frame_equal(left.var, right.var, obj=f"{where} var")
-    assert (left.X != right.X).nnz == 0, where
+    _assert_same_values(left.X, right.X, f"{where} X")
     for name in ("layers", "obsm", "obsp"):
         mapping, other = getattr(left, name), getattr(right, name)
         assert set(mapping) == set(other), (where, name)
         for key in mapping:
-            a, b = mapping[key], other[key]
-            if isinstance(a, pd.DataFrame):
-                pd.testing.assert_frame_equal(a, b, obj=f"{where} {name}[{key}]")
-            elif hasattr(a, "nnz"):
-                assert (a != b).nnz == 0, (where, name, key)
-            elif hasattr(a, "fields"):  # awkward records of the receptor chains
-                assert a.to_list() == b.to_list(), (where, name, key)
-            else:
-                np.testing.assert_array_equal(a, b, err_msg=f"{where} {name}[{key}]")
+            _assert_same_values(mapping[key], other[key], f"{where} {name}[{key}]")
     _assert_same_record(left.uns, right.uns, f"{where} uns")
+
+
+def _assert_same_values(left: object, right: object, where: str) -> None:
+    if isinstance(left, pd.DataFrame):
+        pd.testing.assert_frame_equal(left, right, obj=where)
+    elif hasattr(left, "nnz"):
+        assert (left != right).nnz == 0, where
+    elif hasattr(left, "fields"):  # awkward records of the receptor chains
+        assert left.to_list() == right.to_list(), where
+    else:
+        np.testing.assert_array_equal(left, right, err_msg=where)
 
 
 def _assert_same_record(left: object, right: object, where: str) -> None:
@@ -456,15 +460,17 @@ def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(
     run = tmp_path / "run"
     command = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile",
                str(config), "--cores", "2", "-d", str(run)]
-    # stopped as a scheduler or Ctrl-C would stop it, while a cohort step is running
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # stopped as Ctrl-C or a scheduler stops it: a signal to Snakemake and its running jobs
+    # (its process group), while a cohort step is running
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     started = run / "results" / "logs" / "preprocess.log"
     deadline = time.monotonic() + 600
     while not started.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert process.poll() is None, "the run ended before the cohort step started"
     time.sleep(2)
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)
     assert process.wait(timeout=300) != 0
     assert not (run / "results" / "cohort_clustered.h5ad").exists()
 
@@ -482,7 +488,7 @@ def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(
     for path in tables:
         assert (first / path).read_bytes() == (second / path).read_bytes(), path
     pages = sorted(p.relative_to(first) for p in first.glob("reports/*"))
-    assert len(pages) == 5  # two pages, two summaries, the cohort page and the flags
+    assert len(pages) == 6  # two pages and their summaries, the cohort page and its flags
     for path in pages:
         texts = [STAMP.sub("", (root / path).read_text()) for root in (first, second)]
         assert texts[0] == texts[1], path

@@ -24,6 +24,8 @@ from ._probe import check_barcodes_match, check_expression_names
 from ._samplesheet import FILE_COLUMNS, read_samplesheet
 
 PROTEIN = "protein"
+# scirpy's default chain filters: productive chains with a junction
+CHAIN_FILTER = ("productive", "require_junction_aa")
 
 
 def read_gex(path: str | os.PathLike) -> AnnData:
@@ -427,7 +429,10 @@ def concat_samples(parts: Sequence[AnnData], *, index_chains: bool = True) -> An
     elif index_chains:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ir.pp.index_chains(cohort)
+            ir.pp.index_chains(cohort, filter=list(CHAIN_FILTER))
+        # scirpy records filters by their repr, which holds memory addresses: the same input
+        # would give a different file each run
+        cohort.uns[K.CHAIN_INDICES]["filter"] = list(CHAIN_FILTER)
     return cohort
 
 
