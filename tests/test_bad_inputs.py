@@ -126,6 +126,10 @@ def _matrix_dir(cohort: Cohort, *, drop_barcodes: int = 0, drop_features: int = 
     return folder
 
 
+def _ensembl_ids(n: int) -> list[str]:
+    return [f"ENSG{i:011d}" for i in range(n)]
+
+
 def _rewrite_table(path: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
     sep = "\t" if ".tsv" in path.suffixes else ","
     table = change(pd.read_csv(path, sep=sep))
@@ -254,6 +258,10 @@ BAD = [
         lambda c: _matrix_dir(c, drop_barcodes=5), ("matrix", "barcodes")),
     Bad("matrix folder with features missing", "expression", "validate",
         lambda c: _matrix_dir(c, drop_features=5), ("matrix", "features")),
+    Bad("Ensembl IDs without symbols", "expression", "validate",
+        lambda c: _as_h5ad(c, lambda a: ad.AnnData(
+            X=a.X, obs=a.obs, var=pd.DataFrame(index=_ensembl_ids(a.n_vars)))),
+        ("counts.h5ad", "Ensembl ID", "symbols")),
     Bad("no gene-expression feature", "expression", "validate",
         lambda c: _as_h5ad(c, lambda a: a[:, :0].copy()), ("counts.h5ad", "no gene")),
     # spatial tables
@@ -322,6 +330,13 @@ UNUSUAL = [
     Unusual("genes twice", lambda c: _as_h5ad(c, lambda a: ad.concat(
         [a, a[:, :2]], axis=1, merge="first")), logged="gene names occur more than once"),
     Unusual("a matrix folder", lambda c: _matrix_dir(c)),
+    Unusual("Ensembl IDs with a symbol column", lambda c: _as_h5ad(c, lambda a: ad.AnnData(
+        X=a.X, obs=a.obs, var=pd.DataFrame({"gene_symbols": a.var_names.to_numpy()},
+                                           index=_ensembl_ids(a.n_vars)))),
+        logged="its .var column 'gene_symbols' gives the symbols"),
+    Unusual("mouse symbols", lambda c: _as_h5ad(c, lambda a: ad.AnnData(
+        X=a.X, obs=a.obs, var=pd.DataFrame(index=a.var_names.str.capitalize()))),
+        logged="written the mouse way"),
 ]
 
 

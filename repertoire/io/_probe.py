@@ -15,10 +15,13 @@ import pandas as pd
 
 from .. import _keys as K
 from .._errors import InputError
-from .._logging import progress
+from .._logging import logger, progress
 from ._samplesheet import MTX_NAMES
 
 GENE_EXPRESSION = "Gene Expression"
+ENSEMBL_ID = r"^ENS[A-Z]*G\d{6,}(\.\d+)?$"
+# .var columns that hold gene symbols beside Ensembl var_names (scanpy, CELLxGENE, others)
+SYMBOL_COLUMNS = ("gene_symbols", "gene_symbol", "gene_name", "feature_name", "symbol")
 # what the parsers of the files raise on a file they cannot make sense of
 UNREADABLE = (OSError, KeyError, ValueError, TypeError, UnicodeDecodeError, EOFError)
 
@@ -104,6 +107,38 @@ def check_expression_names(path: Path, barcodes: pd.Index, feature_types: pd.Ser
                          f"(feature types: {found}).")
 
 
+def gene_symbols(var: pd.DataFrame, path: Path) -> pd.Index | None:
+    """Return the gene symbols of a matrix whose genes are named by Ensembl IDs.
+
+    ``None`` when ``var``'s index already holds symbols. A matrix named by IDs with a symbol
+    column (see :data:`SYMBOL_COLUMNS`) gets that column; without one it is refused, since
+    every marker panel and interaction is a list of symbols.
+    """
+    names = pd.Series(var.index.astype(str))
+    if not len(names) or names.str.match(ENSEMBL_ID).mean() < 0.5:
+        return None
+    for column in SYMBOL_COLUMNS:
+        if column in var:
+            logger.info("gene-expression file %s names genes by Ensembl ID; its .var column "
+                        "'%s' gives the symbols", path, column)
+            return pd.Index(var[column].astype(str))
+    raise InputError(
+        f"gene-expression file {path} names its genes by Ensembl ID ('{names[0]}') and has no "
+        f"column of symbols ({', '.join(SYMBOL_COLUMNS)}); marker panels need gene symbols."
+    )
+
+
+def note_species(symbols: pd.Index, path: Path) -> None:
+    """Log the assumption made for symbols written the mouse way (``Cd19``, ``Ms4a1``)."""
+    words = pd.Series(symbols.astype(str))
+    words = words[words.str.contains("[A-Za-z]{2}", regex=True)]
+    if len(words) and words.str.match(r"^[A-Z][a-z0-9]").mean() > 0.5:
+        logger.warning(
+            "gene-expression file %s: gene symbols are written the mouse way (%s); genes are "
+            "matched to the human marker panels and interactions by upper-cased symbol, which "
+            "holds for orthologues named alike", path, ", ".join(words.iloc[:2]))
+
+
 def check_barcodes_match(table_barcodes: pd.Index, barcodes: pd.Index, *, sample: str,
                          path: str | os.PathLike, kind: str) -> None:
     """Refuse a per-cell table none of whose barcodes is a cell of its sample.
@@ -156,6 +191,7 @@ def _h5ad(path: Path) -> tuple[np.ndarray, pd.Series, tuple[int, int] | None]:
             # a sparse matrix is a group with its shape as an attribute
             dims = matrix.attrs["shape"] if isinstance(matrix, h5py.Group) else matrix.shape
             shape = tuple(int(n) for n in dims)
+    gene_symbols(var, path)
     types = (var["feature_types"].astype(str) if "feature_types" in var
              else pd.Series([""] * len(var)))
     return obs.index.to_numpy(), types.reset_index(drop=True), shape

@@ -20,7 +20,7 @@ from .. import _keys as K
 from .._errors import InputError
 from .._logging import logger, progress
 from ._airr import align_airr, concat_airr, empty_airr, merge_chains
-from ._probe import check_barcodes_match, check_expression_names
+from ._probe import check_barcodes_match, check_expression_names, gene_symbols, note_species
 from ._samplesheet import FILE_COLUMNS, read_samplesheet
 
 PROTEIN = "protein"
@@ -61,6 +61,11 @@ def read_gex(path: str | os.PathLike) -> AnnData:
         raise InputError(f"gene-expression file {path} holds no count matrix.")
     check_expression_names(path, adata.obs_names, adata.var.get(
         "feature_types", pd.Series([""] * adata.n_vars)))
+    symbols = gene_symbols(adata.var, path)
+    if symbols is not None:
+        adata.var["gene_ids"] = adata.var_names.to_numpy()
+        adata.var_names = symbols
+    note_species(adata.var_names, path)
     repeated = adata.var_names.duplicated().sum()
     if repeated:
         logger.info("gene-expression file %s: %d gene names occur more than once; each repeat "
