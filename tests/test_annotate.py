@@ -348,6 +348,21 @@ def test_composition_plot(annotated_cohort):
     plt.close("all")
 
 
+def test_composition_colours_each_label_as_the_embedding_does():
+    from matplotlib.colors import to_hex
+
+    obs = pd.DataFrame({K.SAMPLE: ["s1", "s1", "s2", "s2"],
+                        K.CELL_TYPE: pd.Categorical(["B", "T", "T", "NK"],
+                                                    categories=["B", "NK", "T"])})
+    adata = ad.AnnData(obs=obs, uns={f"{K.CELL_TYPE}_colors": ["#ff0000", "#00ff00", "#0000ff"]})
+    # the subset without B cells keeps B's colour slot: T stays blue, NK green
+    ax = rp.pl.composition(adata[adata.obs[K.CELL_TYPE] != "B"], show=False)
+    colours = {bar.get_label(): to_hex(bar.patches[0].get_facecolor())
+               for bar in ax.containers}
+    plt.close("all")
+    assert colours == {"NK": "#00ff00", "T": "#0000ff"}
+
+
 def test_memory_b_cells_follow_their_own_heavy_chain_constant_transcripts():
     from repertoire.tl._isotype_rule import memory_isotypes
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 from pathlib import Path
 
 import anndata as ad
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import repertoire
 from repertoire import _keys as K
-from repertoire.cli import PATIENT_FIGURES, STEPS, build_parser, main
+from repertoire.cli import EXIT_NO_RESOURCES, PATIENT_FIGURES, STEPS, build_parser, main
 from repertoire.io._samplesheet import REQUIRED_COLUMNS
 
 SUBCOMMANDS = (
@@ -44,10 +45,14 @@ def _assert_one_line_error(status: int, err: str, *fragments: str) -> None:
 
 @pytest.fixture
 def sheet_dir(tmp_path: Path) -> Path:
-    """Two samples' files: HDF5 gene expression and 10x contig tables (contents not read)."""
+    """Two samples' files: a 10x matrix of two cells and a 10x contig table each."""
+    from repertoire.datasets._cellranger import write_10x_h5
+
+    var = pd.DataFrame({"gene_ids": ["ENSG1", "ENSG2"], "feature_types": "Gene Expression",
+                        "genome": "GRCh38"}, index=["CD19", "CD3E"])
     for sample in ("S1", "S2"):
-        with h5py.File(tmp_path / f"{sample}.h5", "w") as handle:
-            handle["matrix/shape"] = np.array([1, 1])
+        write_10x_h5(sp.csr_matrix(np.array([[1, 0], [0, 2]])), np.array(["A-1", "B-1"]), var,
+                     tmp_path / f"{sample}.h5")
         (tmp_path / f"{sample}_bcr.csv").write_text("barcode,chain,cdr3,v_gene,c_gene\n")
     return tmp_path
 
@@ -559,6 +564,34 @@ def test_a_crash_while_writing_leaves_no_file(
     with pytest.raises(OSError, match="disk full"):
         main(["qc", "-q", "--samplesheet", str(cohort), "--sample", sample,
               "--output", str(tmp_path / "qc.h5ad")])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("shortage", ["memory", "disk", "hdf5 disk"])
+def test_a_step_short_of_memory_or_disk_says_so_in_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path,
+    cohort: Path, shortage: str
+) -> None:
+    output = tmp_path / "qc.h5ad"
+
+    def fail(self: ad.AnnData, path: Path, **kwargs: object) -> None:
+        Path(path).write_bytes(b"half an h5ad")
+        if shortage == "memory":
+            raise MemoryError
+        if shortage == "disk":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        raise OSError("Can't write data (file write failed: errno = 28, error message = 'No "
+                      "space left on device')")
+
+    monkeypatch.setattr(ad.AnnData, "write_h5ad", fail)
+    sample = pd.read_csv(cohort, sep="\t")[K.SAMPLE].iloc[0]
+    status, _, err = _run(capsys, "qc", "-q", "--samplesheet", cohort, "--sample", sample,
+                          "--output", output)
+    assert status == EXIT_NO_RESOURCES
+    assert "Traceback" not in err
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: step 'qc' ran out of ")
+    assert ("memory" if shortage == "memory" else "disk space") in line
     assert list(tmp_path.iterdir()) == []
 
 

@@ -53,6 +53,13 @@ def test_shipped_niches_name_known_cell_types_and_shipped_interactions():
     ({"x": {"senders": ["Tfh"], "receivers": ["B_naive"], "interactions": [["A", "B"]],
             "tissue": ["blood"]}}, "x has unknown key 'tissue'"),
     ([1, 2], "must map niche names"),
+    # niche names become file names: no path, no markup, no spaces
+    ({"../../evil": {"senders": ["Tfh"], "receivers": ["B_naive"], "interactions": [["A", "B"]]}},
+     "niche name '../../evil' may contain only"),
+    ({"<b>x</b>": {"senders": ["Tfh"], "receivers": ["B_naive"], "interactions": [["A", "B"]]}},
+     "niche name '<b>x</b>' may contain only"),
+    ({"T B help": {"senders": ["Tfh"], "receivers": ["B_naive"], "interactions": [["A", "B"]]}},
+     "niche name 'T B help' may contain only"),
 ])
 def test_bad_definitions_name_the_niche_and_key(definition, message):
     with pytest.raises(rp.InputError, match=message):

@@ -422,8 +422,10 @@ def test_cohort_plot_medians_leave_out_values_on_few_cells() -> None:
     medians = {line.get_label(): line.get_ydata() for line in ax.lines
                if "median" in line.get_label()}
     labels = [tick.get_text() for tick in ax.get_xticklabels()]
+    ylabel = ax.get_ylabel()
     plt.close("all")
     assert labels == ["baseline", "D28", "M3", "relapse"]
+    assert ylabel == "naive share of B cells (BCR)"
     # remission: baseline (0.6 + 0.4) / 2; D28 one B cell of 10 needed: a gap; M3 only P2's 18/20
     np.testing.assert_allclose(medians["remission (median)"], [0.5, np.nan, 0.9])
     # relapse has no D28 visit and draws none; its relapse visit keeps its place

@@ -486,3 +486,13 @@ def test_timeline_hides_values_on_too_few_cells_and_orders_timepoints(analysed):
     assert len(few.legends) == 1
     assert not any(axis.get_legend() for axis in few.axes)
     plt.close("all")
+
+
+@pytest.mark.parametrize(("share", "text"), [
+    (0.429, "43%"), (0.0526, "5.3%"), (0.0995, "10%"), (0.001, "0.1%"), (0.0, "0%"),
+    (1.0, "100%"), (np.nan, "–"), (None, "–"), ("n<10", "n<10"),
+])
+def test_percent_reads_as_a_clinician_would_write_it(share, text):
+    from repertoire.report._html import percent
+
+    assert percent(share) == text

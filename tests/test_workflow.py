@@ -3,7 +3,9 @@ profile, and a run end to end."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -13,6 +15,7 @@ from types import SimpleNamespace
 
 import anndata as ad
 import jinja2
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -244,6 +247,14 @@ def test_slurm_profile_plans_the_example_cohort(tmp_path: Path) -> None:
         if "mem_mb=" in line:  # every job but the target rule `all`
             assert "runtime=" in line, line
             assert "slurm_partition=" in line, line
+    # a QC job asks for memory by the size of its patient's files: 2000 MB + 10 per MB
+    qc_jobs = re.findall(
+        r"^rule qc:\n\s+input: (.+)\n(?:\s+\w+: .+\n)*?\s+resources: .*mem_mb=(\d+)",
+        output, re.MULTILINE)
+    assert len(qc_jobs) == n_patients
+    for files, mem_mb in qc_jobs:
+        size_mb = sum(Path(f).stat().st_size for f in files.split(", ")) / 2**20
+        assert abs(int(mem_mb) - (2000 + 10 * size_mb)) <= 1, (files[:80], mem_mb)
 
 
 def test_bundled_config_plans_the_example_cohort(tmp_path: Path) -> None:
@@ -292,7 +303,7 @@ def workflow_run(tmp_path_factory: pytest.TempPathFactory, cohort: Path) -> tupl
     return config, run
 
 
-@pytest.mark.slow
+# the one full run of the default suite (about 4 minutes): CI proves the workflow and its pages
 @pytest.mark.xdist_group("workflow")
 def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> None:
     config, run = workflow_run
@@ -352,7 +363,7 @@ def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> N
     flags = pd.read_csv(reports / "flags.tsv", sep="\t")
     assert set(flags[K.PATIENT]) <= set(patients)
     for step in ("qc", "communication"):
-        assert (results / "benchmarks" / step / f"{samples[0]}.tsv").exists(), step
+        assert (results / "benchmarks" / step / f"{patients[0]}.tsv").exists(), step
     for step in ("merge", "preprocess", "annotate", "bcr", "niches"):
         assert (results / "benchmarks" / f"{step}.tsv").exists(), step
 
@@ -376,7 +387,6 @@ def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> N
         assert category in page, category
 
 
-@pytest.mark.slow
 @pytest.mark.xdist_group("workflow")
 def test_every_report_opens_cleanly_in_a_browser(workflow_run: tuple[Path, Path], browser,
                                                  test_output: Path) -> None:
@@ -392,6 +402,99 @@ def test_every_report_opens_cleanly_in_a_browser(workflow_run: tuple[Path, Path]
         assert seen.n_images >= 3, page.name
         print(f"{page.name}: {page.stat().st_size / 1024:.0f} kB, {seen.n_images} figures, "
               f"screenshot {seen.screenshot}")
+
+
+# interrupted and repeated runs -----------------------------------------------------------------
+
+# the one line of a page that differs between two runs of the same inputs
+STAMP = re.compile(r'<p class="stamp">Generated [^<]*</p>')
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    """The rules and job counts of Snakemake's "Job stats" table in ``output``."""
+    table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)
+            if rule not in ("job", "total")}
+
+
+def _assert_same_anndata(left: ad.AnnData, right: ad.AnnData, where: str) -> None:
+    pd.testing.assert_frame_equal(left.obs, right.obs, obj=f"{where} obs")
+    pd.testing.assert_frame_equal(left.var, right.var, obj=f"{where} var")
+    _assert_same_values(left.X, right.X, f"{where} X")
+    for name in ("layers", "obsm", "obsp"):
+        mapping, other = getattr(left, name), getattr(right, name)
+        assert set(mapping) == set(other), (where, name)
+        for key in mapping:
+            _assert_same_values(mapping[key], other[key], f"{where} {name}[{key}]")
+    _assert_same_record(left.uns, right.uns, f"{where} uns")
+
+
+def _assert_same_values(left: object, right: object, where: str) -> None:
+    if isinstance(left, pd.DataFrame):
+        pd.testing.assert_frame_equal(left, right, obj=where)
+    elif hasattr(left, "nnz"):
+        assert (left != right).nnz == 0, where
+    elif hasattr(left, "fields"):  # awkward records of the receptor chains
+        assert left.to_list() == right.to_list(), where
+    else:
+        np.testing.assert_array_equal(left, right, err_msg=where)
+
+
+def _assert_same_record(left: object, right: object, where: str) -> None:
+    if isinstance(left, dict):
+        assert isinstance(right, dict), where
+        assert set(left) == set(right), where
+        for key in left:
+            _assert_same_record(left[key], right[key], f"{where}[{key}]")
+    elif isinstance(left, pd.DataFrame):
+        pd.testing.assert_frame_equal(left, right, obj=where)
+    else:
+        np.testing.assert_array_equal(left, right, err_msg=where)
+
+
+@pytest.mark.xdist_group("workflow")
+def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(
+    workflow_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, uninterrupted = workflow_run
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile",
+               str(config), "--cores", "2", "-d", str(run)]
+    # stopped as Ctrl-C or a scheduler stops it: a signal to Snakemake and its running jobs
+    # (its process group), while a cohort step is running
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    started = run / "results" / "logs" / "preprocess.log"
+    deadline = time.monotonic() + 600
+    while not started.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before the cohort step started"
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=300) != 0
+    assert not (run / "results" / "cohort_clustered.h5ad").exists()
+
+    resumed = _snakemake("--configfile", config, "--cores", 2, "-d", run, timeout=1800)
+    assert resumed.returncode == 0, resumed.stderr[-5000:]
+    jobs = _job_counts(resumed.stdout + resumed.stderr)
+    # what finished before the signal stands; the interrupted step and all after it run
+    assert {"qc", "merge"}.isdisjoint(jobs), jobs
+    assert (jobs["preprocess"], jobs["cohort_report"]) == (1, 1), jobs
+
+    # and the outputs are those of the run that was never stopped, byte for byte
+    first, second = uninterrupted / "results", run / "results"
+    tables = sorted(p.relative_to(first) for p in first.glob("tables/*.tsv"))
+    assert tables
+    for path in tables:
+        assert (first / path).read_bytes() == (second / path).read_bytes(), path
+    pages = sorted(p.relative_to(first) for p in first.glob("reports/*"))
+    assert len(pages) == 6  # two pages and their summaries, the cohort page and its flags
+    for path in pages:
+        texts = [STAMP.sub("", (root / path).read_text()) for root in (first, second)]
+        assert texts[0] == texts[1], path
+    for name in ("cohort_qc", "cohort_clustered", "cohort_annotated", "cohort_bcr", "cohort"):
+        _assert_same_anndata(ad.read_h5ad(first / f"{name}.h5ad"),
+                             ad.read_h5ad(second / f"{name}.h5ad"), name)
 
 
 def test_workflow_stops_on_a_bad_sheet_with_one_sentence(tmp_path: Path, cohort: Path) -> None:

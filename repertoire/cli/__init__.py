@@ -3,13 +3,16 @@
 Every subcommand reads its inputs, calls the package's public functions and writes its outputs
 atomically, so a user at a terminal and the Snakemake workflow run the same code. Errors in the
 user's input (:class:`repertoire.InputError`) are printed as one sentence and exit with status 2;
-any other exception is a bug and keeps its traceback. :data:`STEPS` names the tables and
-figures of each step, which the workflow's rules expand.
+a step that runs out of memory or disk space says so in one sentence and exits with status 3
+(its outputs are not left half-written); any other exception is a bug and keeps its
+traceback. :data:`STEPS` names the tables and figures of each step, which the workflow's rules
+expand.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import warnings
 from collections.abc import Sequence
@@ -24,12 +27,13 @@ from ._niches import INTERACTION_FIGURES, NICHE_FIGURES, SPATIAL_FIGURES
 from ._validate import describe_samplesheet
 
 EXIT_INPUT_ERROR = 2
+EXIT_NO_RESOURCES = 3
 _MODULES = (_validate, _qc, _preprocess, _annotate, _bcr, _niches, _report, _simulate)
 STEPS: dict[str, Step] = {step.name: step for module in _MODULES for step in module.STEPS}
 
 __all__ = [
-    "EXIT_INPUT_ERROR", "FIGURE_FORMATS", "INTERACTION_FIGURES", "NICHE_FIGURES",
-    "PATIENT_FIGURES", "SPATIAL_FIGURES", "STEPS", "Step", "build_parser",
+    "EXIT_INPUT_ERROR", "EXIT_NO_RESOURCES", "FIGURE_FORMATS", "INTERACTION_FIGURES",
+    "NICHE_FIGURES", "PATIENT_FIGURES", "SPATIAL_FIGURES", "STEPS", "Step", "build_parser",
     "describe_samplesheet", "main",
 ]
 
@@ -44,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns
     -------
-    The exit status: 0 on success, 2 when the input is at fault (the reason is printed to
-    stderr as ``error: <one sentence>``).
+    The exit status: 0 on success, 2 when the input is at fault, 3 when the step ran out of
+    memory or disk space (the reason is printed to stderr as ``error: <one sentence>``).
     """
     args = build_parser().parse_args(argv)
     configure(-1 if args.quiet else args.verbose)
@@ -56,7 +60,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except MemoryError:
+        print(f"error: step '{args.command}' ran out of memory; run it where more memory is "
+              "free (in the workflow: raise the rule's resources mem_mb).", file=sys.stderr)
+        return EXIT_NO_RESOURCES
+    except OSError as error:
+        if not _out_of_disk(error):
+            raise
+        where = f" writing {error.filename}" if error.filename else ""
+        print(f"error: step '{args.command}' ran out of disk space{where}; free some space or "
+              "write the outputs elsewhere.", file=sys.stderr)
+        return EXIT_NO_RESOURCES
     return 0
+
+
+def _out_of_disk(error: OSError) -> bool:
+    # HDF5 reports a full disk in its message, without an errno
+    return error.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(error)
 
 
 def build_parser() -> argparse.ArgumentParser:

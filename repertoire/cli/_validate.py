@@ -17,7 +17,9 @@ VALIDATE = Step(
     """
     In:  a tab-separated sample sheet, one row per sample, with columns sample_id,
          patient_id, timepoint, day, tissue, outcome, gex and optionally bcr, tcr,
-         spatial (paths relative to the sheet).
+         spatial (paths relative to the sheet). Every file is opened far enough to know it
+         can be read (matrix barcodes, features and shape; spatial tables, whose barcodes
+         must be cells of their sample), in seconds, before a run.
     Out: one summary line on stdout (samples, patients, timepoints, tissues, receptor
          files) and exit status 0; or 'error: <reason>' on stderr and exit status 2.
     """,
@@ -32,9 +34,11 @@ def add(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ..io import read_samplesheet
+    from ..io import check_files, read_samplesheet
 
-    print(describe_samplesheet(read_samplesheet(args.sheet), name=str(args.sheet)))
+    sheet = read_samplesheet(args.sheet)
+    check_files(sheet)
+    print(describe_samplesheet(sheet, name=str(args.sheet)))
 
 
 def describe_samplesheet(sheet: pd.DataFrame, *, name: str = "sample sheet") -> str:

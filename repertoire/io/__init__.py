@@ -8,6 +8,7 @@ from .._lazy import attach as _attach
 
 __getattr__, __dir__, __all__ = _attach(__name__, {
     "_airr": ("chain_table", "concat_airr"),
+    "_probe": ("check_files",),
     "_read": (
         "concat_samples", "join_records", "read_cohort", "read_gex", "read_spatial", "read_vdj",
     ),

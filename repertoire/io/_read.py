@@ -20,9 +20,12 @@ from .. import _keys as K
 from .._errors import InputError
 from .._logging import logger, progress
 from ._airr import align_airr, concat_airr, empty_airr, merge_chains
+from ._probe import check_barcodes_match, check_expression_names, gene_symbols, note_species
 from ._samplesheet import FILE_COLUMNS, read_samplesheet, vdj_folder_file
 
 PROTEIN = "protein"
+# scirpy's default chain filters: productive chains with a junction
+CHAIN_FILTER = ("productive", "require_junction_aa")
 
 
 def read_gex(path: str | os.PathLike) -> AnnData:
@@ -56,6 +59,18 @@ def read_gex(path: str | os.PathLike) -> AnnData:
         raise InputError(f"gene-expression file {path} could not be read: {error}") from None
     if adata.X is None:
         raise InputError(f"gene-expression file {path} holds no count matrix.")
+    check_expression_names(path, adata.obs_names, adata.var.get(
+        "feature_types", pd.Series([""] * adata.n_vars)))
+    symbols = gene_symbols(adata.var, path)
+    if symbols is not None:
+        adata.var["gene_ids"] = adata.var_names.to_numpy()
+        adata.var_names = symbols
+    note_species(adata.var_names, path)
+    repeated = adata.var_names.duplicated().sum()
+    if repeated:
+        logger.info("gene-expression file %s: %d gene names occur more than once; each repeat "
+                    "gets a suffix (-1, -2, ...) as scanpy's var_names_make_unique gives it",
+                    path, repeated)
     adata.var_names_make_unique()
     if "feature_types" in adata.var:
         is_protein = (adata.var["feature_types"] == "Antibody Capture").to_numpy()
@@ -222,11 +237,23 @@ def read_spatial(path: str | os.PathLike) -> pd.DataFrame:
     """
     path = Path(path)
     sep = "\t" if ".tsv" in path.suffixes else ","
-    table = pd.read_csv(path, sep=sep)
+    try:
+        table = pd.read_csv(path, sep=sep, dtype={"barcode": str, "cell_id": str})
+    except (OSError, ValueError, UnicodeDecodeError, EOFError) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise InputError(f"spatial file {path} could not be read ({reason}).") from None
     table = table.rename(columns={"cell_id": "barcode", "x_centroid": "x", "y_centroid": "y"})
     for column in ("barcode", "x", "y"):
         if column not in table.columns:
-            raise InputError(f"spatial file {path} has no column '{column}'.")
+            raise InputError(f"spatial file {path} has no column '{column}' (it has "
+                             f"{', '.join(map(str, table.columns[:6]))}).")
+    for column in ("x", "y"):
+        numbers = pd.to_numeric(table[column], errors="coerce")
+        wrong = numbers.isna() & table[column].notna()
+        if wrong.any():
+            raise InputError(f"spatial file {path}: column '{column}' holds "
+                             f"'{table.loc[wrong, column].iloc[0]}', which is not a number.")
+        table[column] = numbers
     return table.set_index("barcode")[["x", "y"]].astype(float)
 
 
@@ -284,13 +311,10 @@ def _read_sample(row: pd.Series) -> AnnData:
     receptors = [read_vdj(row[c]) for c in ("bcr", "tcr") if _given(row.get(c))]
     adata.obsm[K.AIRR] = _sample_airr(receptors, barcodes, sample)
     if _given(row.get("spatial")):
-        coordinates = read_spatial(row["spatial"]).reindex(barcodes)
-        if coordinates["x"].isna().all():
-            raise InputError(
-                f"sample '{sample}': no barcode of spatial file {row['spatial']} is in its "
-                "gene-expression matrix."
-            )
-        adata.obsm[K.SPATIAL] = coordinates.to_numpy()
+        table = read_spatial(row["spatial"])
+        check_barcodes_match(table.index, barcodes, sample=sample, path=row["spatial"],
+                             kind="spatial")
+        adata.obsm[K.SPATIAL] = table.reindex(barcodes).to_numpy()
     metadata = {c: row[c] for c in row.index if c not in FILE_COLUMNS}
     adata.uns[K.INPUTS] = {K.TABLE_FILES: input_files(row)}
     adata.obs = pd.DataFrame(
@@ -432,7 +456,10 @@ def concat_samples(parts: Sequence[AnnData], *, index_chains: bool = True) -> An
     elif index_chains:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ir.pp.index_chains(cohort)
+            ir.pp.index_chains(cohort, filter=list(CHAIN_FILTER))
+        # scirpy records filters by their repr, which holds memory addresses: the same input
+        # would give a different file each run
+        cohort.uns[K.CHAIN_INDICES]["filter"] = list(CHAIN_FILTER)
     return cohort
 
 

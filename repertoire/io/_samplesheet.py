@@ -29,6 +29,12 @@ TISSUES = (
     "infusion_product",
     "other",
 )
+# .obs columns that reading or a later step writes: a sheet column of the same name would be
+# overwritten (a sheet's "barcode" would replace the cells' barcodes)
+RESERVED_COLUMNS = (
+    K.BARCODE, K.LOW_QUALITY, K.DOUBLET, K.LEIDEN, K.LINEAGE, K.CELL_TYPE, K.CAR_DETECTED,
+    K.ISOTYPE, K.SHM_RATE, K.BCR_STATE, K.RECEPTOR_TYPE, K.CLONE, K.PREEXISTING,
+)
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 IDENTIFIER_COLUMNS = (K.SAMPLE, K.PATIENT, K.TIMEPOINT)
 
@@ -51,7 +57,8 @@ def read_samplesheet(path: str | os.PathLike) -> pd.DataFrame:
 
     The sheet is tab-separated with one row per sample. Required columns are
     ``sample_id, patient_id, timepoint, day, tissue, outcome, gex``; ``bcr``, ``tcr`` and
-    ``spatial`` are optional, and any further column is kept as sample metadata. File paths
+    ``spatial`` are optional, and any further column is kept as sample metadata (except a
+    name repertoire writes for every cell, such as ``barcode`` or ``cell_type``). File paths
     are relative to the sheet's directory (absolute paths are allowed).
 
     ``day`` is an integer relative to CAR-T infusion (negative before it), ``outcome`` one of
@@ -146,6 +153,12 @@ def _check_header(path: Path, header: list[str]) -> None:
             raise InputError(
                 f"sample sheet {path} is missing the required column '{column}' "
                 f"(required: {', '.join(REQUIRED_COLUMNS)})."
+            )
+    for column in RESERVED_COLUMNS:
+        if column in seen:
+            raise InputError(
+                f"sample sheet {path} has column '{column}' (column {seen[column]}), a name "
+                "repertoire writes for every cell; rename it."
             )
 
 

@@ -182,9 +182,7 @@ def composition(
     samples = list(dict.fromkeys(table[batch_key]))
     labels = list(dict.fromkeys(table[groupby]))
     fractions = fractions.reindex(index=samples, columns=labels).fillna(0.0)
-    stored = adata.uns.get(f"{groupby}_colors")
-    colors = (list(stored) if stored is not None and len(stored) >= len(labels)
-              else palette(len(labels)))
+    colors = _label_colors(adata, groupby, labels)
     width = max(6.0, 2.5 + 0.25 * len(samples))
     fig, (ax,), owned = panels(ax, 1, (width, 4.5))
     bottom = np.zeros(len(samples))
@@ -203,3 +201,19 @@ def composition(
               ncol=1 + len(labels) // 16, title=groupby)
     finish(fig, show=show, save=save, owned=owned)
     return ax
+
+
+def _label_colors(adata: AnnData, groupby: str, labels: list[str]) -> list:
+    """Return the colours of ``labels``.
+
+    Those stored in ``.uns`` for the column's categories (as scanpy's embeddings draw them),
+    else a palette.
+    """
+    stored = adata.uns.get(f"{groupby}_colors")
+    column = adata.obs[groupby]
+    if stored is not None and isinstance(column.dtype, pd.CategoricalDtype) and len(
+            stored) == len(column.cat.categories):
+        by_label = dict(zip(column.cat.categories.astype(str), stored, strict=True))
+        if all(str(label) in by_label for label in labels):
+            return [by_label[str(label)] for label in labels]
+    return palette(len(labels))

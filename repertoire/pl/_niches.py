@@ -20,6 +20,8 @@ from .._utils import require_result
 from ._utils import NAN_COLOR, OUTCOME_COLORS, finish, panels, timepoint_order
 
 SPECIFIC_P = 0.05
+# the heatmap's columns get labels up to this many samples; its width stops growing at this
+MAX_LABELLED_SAMPLES, MAX_HEATMAP_WIDTH = 40, 11.0
 
 
 @doc_params
@@ -37,7 +39,9 @@ def niche_heatmap(
     Samples are grouped by patient (a label and a separator per patient) and ordered by day;
     the strip above the columns gives each patient's outcome. Each niche's row is scaled to
     its largest value, so that rows of different units compare; grey cells are samples that
-    cannot hold the niche (another tissue). Column labels give timepoint and tissue.
+    cannot hold the niche (another tissue). Column labels give timepoint and tissue; beyond
+    40 samples the columns are too narrow to label, only patients are named, and the figure
+    stays 11 inches wide.
 
     Parameters
     ----------
@@ -64,17 +68,22 @@ def niche_heatmap(
             .reindex(index=niches, columns=samples[K.SAMPLE]))
     top = grid.abs().max(axis=1).replace(0, np.nan)
     scaled = grid.div(top, axis=0).to_numpy(dtype=float)
-    width = max(7.0, 3.0 + 0.16 * len(samples))
+    labelled = len(samples) <= MAX_LABELLED_SAMPLES
+    width = min(max(7.0, 3.0 + 0.16 * len(samples)), MAX_HEATMAP_WIDTH)
     fig, (ax,), owned = panels(ax, 1, (width, 1.6 + 0.42 * len(niches)))
     cmap = ListedColormap(_viridis()).with_extremes(bad=NAN_COLOR)
     image = ax.imshow(np.ma.masked_invalid(scaled), aspect="auto", cmap=cmap, vmin=0, vmax=1,
                       interpolation="nearest")
     ax.set_yticks(range(len(niches)))
     ax.set_yticklabels(niches)
-    ax.set_xticks(range(len(samples)))
-    ax.set_xticklabels(_short_labels(samples), rotation=90,
-                       fontsize=max(4.0, min(8.0, 600 / max(len(samples), 1))))
-    _patient_bands(ax, samples)
+    if labelled:
+        ax.set_xticks(range(len(samples)))
+        ax.set_xticklabels(_short_labels(samples), rotation=90,
+                           fontsize=max(4.0, min(8.0, 600 / max(len(samples), 1))))
+    else:
+        ax.set_xticks([])
+        ax.set_xlabel(f"{len(samples)} samples: each patient's by day")
+    _patient_bands(ax, samples, fontsize="x-small" if labelled else "small")
     colorbar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.01)
     colorbar.set_label(f"{value} / niche maximum")
     ax.set_title(f"niche {value} per sample", fontsize="medium", loc="left", pad=30)
@@ -106,7 +115,7 @@ def _short_labels(samples: pd.DataFrame) -> list[str]:
     return [f"{t} {s}".strip() for t, s in zip(samples[K.TIMEPOINT], short, strict=True)]
 
 
-def _patient_bands(ax: Axes, samples: pd.DataFrame) -> None:
+def _patient_bands(ax: Axes, samples: pd.DataFrame, *, fontsize: str = "x-small") -> None:
     """Patient names and outcome colours above the columns, separators between patients."""
     if K.PATIENT not in samples:
         return
@@ -122,7 +131,7 @@ def _patient_bands(ax: Axes, samples: pd.DataFrame) -> None:
         ax.plot([start - 0.4, end - 0.6], [1.02, 1.02], color=color, linewidth=5,
                 transform=transform, clip_on=False, solid_capstyle="butt")
         ax.text((start + end - 1) / 2, 1.05, str(patients[start]), transform=transform,
-                ha="center", va="bottom", fontsize="x-small")
+                ha="center", va="bottom", fontsize=fontsize)
     present = [o for o in OUTCOME_COLORS if K.OUTCOME in samples
                and o in set(samples[K.OUTCOME])]
     handles = [Line2D([], [], color=OUTCOME_COLORS[o], linewidth=5, label=o) for o in present]

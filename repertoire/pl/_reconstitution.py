@@ -20,6 +20,19 @@ SUBSETS = ("naive", "memory", "switched", "DN", "plasma")
 SOURCE_STYLE = {"tx": ("-", "o", "transcriptome"), "bcr": ("--", "s", "BCR")}
 
 
+def metric_label(metric: str) -> str:
+    """Words for a column of the reconstitution sample table, for an axis."""
+    if metric == "B_per_1000":
+        return "B cells per 1000 cells"
+    if metric == "frac_car":
+        return "CAR+ share of T cells"
+    parts = metric.split("_")
+    if len(parts) == 3 and parts[0] == "frac" and parts[2] in SOURCE_STYLE:
+        of = "B lineage" if parts[1] == "plasma" else "B cells"
+        return f"{parts[1]} share of {of} ({SOURCE_STYLE[parts[2]][2]})"
+    return metric
+
+
 @doc_params
 def reconstitution(
     adata: AnnData,
@@ -172,7 +185,7 @@ def reconstitution_cohort(
                             ha="center", va="bottom", fontsize="x-small")
     ax.set_xticks(range(len(order)))
     ax.set_xticklabels(order)
-    ax.set_ylabel(metric)
+    ax.set_ylabel(metric_label(metric))
     ax.set_xlabel("timepoint")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="small", loc="best")

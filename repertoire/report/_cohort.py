@@ -226,7 +226,8 @@ def _reset(adata: AnnData, *, min_cells: int) -> Section:
                                           min_cells=min_cells, show=False)
             section.figures.append({
                 "uri": figure_uri(ax.figure), "alt": f"{METRIC_NAMES[metric]} by outcome",
-                "caption": f"{METRIC_NAMES[metric].capitalize()} fraction of {tissue} B cells per "
+                "caption": f"{METRIC_NAMES[metric][0].upper()}{METRIC_NAMES[metric][1:]} fraction "
+                           f"of {tissue} B cells per "
                            "patient over time (thin lines), outcome medians (thick); above each "
                            "timepoint the exact p of relapse against remission and the smallest "
                            f"p the design allows. Hollow: fewer than {min_cells} B cells.",
@@ -243,11 +244,12 @@ def _outcome_table(outcomes: pd.DataFrame, order: list[str], name, *, title: str
                    full: str) -> dict:
     """Rows of an outcome table: measure, where, group sizes and means, effect, p, p_min, q."""
     outcomes = outcomes.sort_values(["p", *order, K.TISSUE, K.TIMEPOINT])
-    rows = [[name(row), row[K.TISSUE], row[K.TIMEPOINT], row["p"], row["p_min"], row["q"],
+    rows = [[name(row), row[K.TISSUE], row[K.TIMEPOINT],
+             *[number(row[c], 2) for c in ("p", "p_min", "q")],
              f"{int(row['n_case'])} / {int(row['n_control'])}",
-             f"{number(row['mean_case'])} / {number(row['mean_control'])}",
-             f"{number(row['effect'])} ({number(row['effect_lo'])} to "
-             f"{number(row['effect_hi'])})"]
+             f"{number(row['mean_case'], 2)} / {number(row['mean_control'], 2)}",
+             f"{number(row['effect'], 2)} ({number(row['effect_lo'], 2)} to "
+             f"{number(row['effect_hi'], 2)})"]
             for _, row in outcomes.head(MAX_ROWS).iterrows()]
     shown = (f"the {MAX_ROWS} smallest p of {len(outcomes)} tests; every test in {full}"
              if len(outcomes) > MAX_ROWS else f"all {len(outcomes)} tests (also in {full})")

@@ -54,6 +54,23 @@ def number(value: object, digits: int = 3) -> str:
     return f"{number_:.{digits}g}"
 
 
+def percent(value: object) -> str:
+    """Format a fraction as a percentage for a table.
+
+    Two significant digits below 10%, whole percents above; anything not a number as
+    :func:`number` does.
+    """
+    if isinstance(value, str) or value is None:
+        return number(value)
+    try:
+        share = 100 * float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(share):
+        return "–"
+    return f"{share:.0f}%" if share == 0 or abs(share) >= 9.95 else f"{share:.2g}%"
+
+
 def figure_uri(fig: Figure) -> str:
     """Return ``fig`` as a PNG data URI and close it.
 

@@ -17,7 +17,7 @@ from .. import _keys as K
 from .. import get, pl
 from .._errors import InputError
 from .._logging import logger
-from ._html import figure_uri
+from ._html import figure_uri, percent
 
 APLASIA_TEXT = "no B cells found (aplasia)"
 ISOTYPE_GROUPS = {"IGHM": ("IGHM",), "IGHD": ("IGHD",), "IGHG": K.ISOTYPES[2:6],
@@ -105,7 +105,8 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
             "with TCR": (receptor[mine] == "TCR").mean() if receptor is not None else np.nan,
         }
         rows.append([sample[K.SAMPLE], sample[K.TIMEPOINT], sample[K.DAY], sample[K.TISSUE],
-                     *values.values()])
+                     *list(values.values())[:4], percent(values["with BCR"]),
+                     percent(values["with TCR"])])
         for metric, value in values.items():
             section.summary.append(_row(patient, "samples", metric.replace(" ", "_"), value,
                                         sample, sample["n_cells"]))
@@ -113,7 +114,7 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
                                        "low quality", "doublets", "B cells", "BCR", "TCR"],
                            "rows": rows,
                            "caption": "Cells kept after quality control; low quality and "
-                                      "doublets: cells removed; BCR, TCR: fraction of the cells "
+                                      "doublets: cells removed; BCR, TCR: share of the cells "
                                       "kept with a B- or T-cell receptor chain."})
     if qc is None:
         section.notes.append("QC results not recorded (repertoire.pp.qc was not run): cells "
@@ -199,7 +200,8 @@ def reconstitution(adata: AnnData, patient: str, samples: pd.DataFrame, *,
         cells = [row[K.SAMPLE], row[K.TIMEPOINT], row[K.TISSUE],
                  f"{row['B_per_1000']:.3g} ({row['B_per_1000_lo']:.3g}–"
                  f"{row['B_per_1000_hi']:.3g})", int(row["n_B"])]
-        cells += [_shown(row, c, fractions.get(c, [None, None])[1], min_cells) for c in shown]
+        cells += [percent(_shown(row, c, fractions.get(c, [None, None])[1], min_cells))
+                  for c in shown]
         rows.append(cells)
         if int(row["n_B"]) == 0:
             section.notes.append(f"{row[K.SAMPLE]} ({row[K.TIMEPOINT]}): {APLASIA_TEXT}.")
@@ -214,7 +216,7 @@ def reconstitution(adata: AnnData, patient: str, samples: pd.DataFrame, *,
                     "naive", "memory", "switched", "DN", "plasma", "naive (BCR)",
                     "memory (BCR)", "CAR+ of T"],
         "rows": rows,
-        "caption": f"Fractions of B cells (transcriptome unless marked BCR; plasma: of the B "
+        "caption": f"Shares of B cells (transcriptome unless marked BCR; plasma: of the B "
                    f"lineage); n<{min_cells}: too few cells to show.",
     })
     return section, table
@@ -255,7 +257,7 @@ def bcr(adata: AnnData, patient: str, samples: pd.DataFrame,
             mean_shm = (shm.loc[sample[K.SAMPLE], "mean_shm"]
                         if shm is not None and sample[K.SAMPLE] in shm.index else np.nan)
             rows.append([sample[K.SAMPLE], sample[K.TIMEPOINT], total,
-                         *fractions.to_numpy(), mean_shm])
+                         *[percent(f) for f in fractions.to_numpy()], percent(mean_shm)])
             for name, value in fractions.items():
                 section.summary.append(_row(patient, "bcr", f"isotype_{name}", value, sample,
                                             total))
@@ -265,8 +267,8 @@ def bcr(adata: AnnData, patient: str, samples: pd.DataFrame,
             "columns": ["sample", "timepoint", "B-lineage cells with isotype",
                         *list(ISOTYPE_GROUPS), "mean SHM"],
             "rows": rows,
-            "caption": "Isotype fractions of B-lineage cells with a heavy chain; mean SHM rate "
-                       "(mutations per aligned nucleotide).",
+            "caption": "Isotypes of the B-lineage cells with a heavy chain; mean SHM: mutated "
+                       "share of the aligned V-region nucleotides.",
         })
         if all(r[2] == 0 for r in rows):
             section.notes.append("No B-lineage cell of this patient has a heavy-chain isotype.")
@@ -467,9 +469,13 @@ def cell_types(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
     else:
         section.notes.append("No UMAP in this cohort (run repertoire.pp.umap): no embedding.")
     subset = adata[mine]
-    ax = pl.composition(subset, groupby=K.CELL_TYPE, batch_key=K.SAMPLE, show=False)
+    ax = pl.composition(subset, groupby=K.CELL_TYPE, batch_key=K.SAMPLE, show=False,
+                        ax=_page_axes(9.0, 4.5))
+    ax.set_title("")
+    ax.get_legend().set_title("cell type")
     section.figures.append({"uri": figure_uri(ax.figure), "alt": f"composition of {patient}",
-                            "caption": "Cell-type fractions of each sample, in order of day."})
+                            "caption": "Cell-type fractions of each sample, in order of day "
+                                       "(colours as on the UMAP)."})
     counts = pd.crosstab(subset.obs[K.SAMPLE].astype(str), subset.obs[K.CELL_TYPE].astype(str))
     counts = counts.reindex(index=samples[K.SAMPLE], fill_value=0)
     for _, sample in samples.iterrows():
@@ -480,10 +486,16 @@ def cell_types(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
     return section
 
 
-def _patient_embedding(adata: AnnData, mine: np.ndarray, patient: str):
+def _page_axes(width: float, height: float):
+    """Axes of a new figure sized for the page."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9.0, 5.0), layout="constrained")
+    return plt.subplots(figsize=(width, height), layout="constrained")[1]
+
+
+def _patient_embedding(adata: AnnData, mine: np.ndarray, patient: str):
+    ax = _page_axes(9.0, 5.0)
+    fig = ax.figure
     xy = np.asarray(adata.obsm["X_umap"])[:, :2]
     ax.scatter(*xy[~mine].T, s=2, c="#d9d9d9", linewidths=0, rasterized=True)
     pl.embedding(adata[mine], color=K.CELL_TYPE, title=f"{patient} on the cohort UMAP", ax=ax,

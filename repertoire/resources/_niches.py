@@ -11,6 +11,7 @@ import numpy as np
 import yaml
 
 from .._errors import InputError
+from ..io._samplesheet import IDENTIFIER
 from ._interactions import COMPLEX_SEPARATOR
 
 NICHES_FILE = "niches.yaml"
@@ -46,7 +47,8 @@ def niches(definitions: Mapping | str | os.PathLike | None = None) -> dict[str, 
     Raises
     ------
     InputError
-        If the file cannot be read or a niche, key or entry is missing or malformed; the
+        If the file cannot be read, a niche name is not an identifier (letters, digits,
+        ``_.-``: it names files), or a niche, key or entry is missing or malformed; the
         message names the niche and key at fault.
     """
     if definitions is None:
@@ -68,6 +70,13 @@ def niches(definitions: Mapping | str | os.PathLike | None = None) -> dict[str, 
 def _check(content: object, source: str) -> dict[str, dict]:
     if not isinstance(content, Mapping) or not content:
         raise InputError(f"{source} must map niche names to their definitions.")
+    for name in content:
+        # a niche names its figures' files, so its name is an identifier as sample ids are
+        if not IDENTIFIER.match(str(name)):
+            raise InputError(
+                f"{source}: niche name '{name}' may contain only letters, digits, '_', '.' and "
+                "'-', and must start with a letter or digit."
+            )
     return {str(name): _niche(value, f"{source}: {name}") for name, value in content.items()}
 
 

@@ -22,8 +22,8 @@ rule bcr:
         seed=config["bcr"]["seed"],
     threads: 2
     resources:
-        mem_mb=lambda wildcards, input, attempt: attempt * (4000 + 6 * int(input.size_mb)),
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=scaled(4000, per_mb=6),
+        runtime=scaled(60, per_mb=RUNTIME_PER_MB),
     benchmark:
         result("benchmarks/bcr.tsv")
     shell:

@@ -27,8 +27,8 @@ rule communication:
         seed=config["communication"]["seed"],
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: attempt * (2000 + int(input.size_mb)),
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=scaled(2000, per_mb=1),
+        runtime=scaled(30, per_mb=RUNTIME_PER_MB),
     benchmark:
         result("benchmarks/communication/{patient}.tsv")
     shell:
@@ -73,8 +73,8 @@ rule niches:
         seed=config["niches"]["seed"],
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: attempt * (4000 + 6 * int(input.size_mb)),
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=scaled(4000, per_mb=6),
+        runtime=scaled(60, per_mb=RUNTIME_PER_MB),
     benchmark:
         result("benchmarks/niches.tsv")
     shell:

@@ -18,8 +18,8 @@ rule preprocess:
         seed=config["preprocess"]["seed"],
     threads: 4
     resources:
-        mem_mb=lambda wildcards, input, attempt: attempt * (8000 + 8 * int(input.size_mb)),
-        runtime=lambda wildcards, attempt: 120 * attempt,
+        mem_mb=scaled(8000, per_mb=8),
+        runtime=scaled(120, per_mb=RUNTIME_PER_MB),
     benchmark:
         result("benchmarks/preprocess.tsv")
     shell:

@@ -17,8 +17,8 @@ rule qc:
         seed=config["qc"]["seed"],
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: attempt * (2000 + 10 * int(input.size_mb)),
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=scaled(2000, per_mb=10),
+        runtime=scaled(30, per_mb=RUNTIME_PER_MB),
     benchmark:
         result("benchmarks/qc/{patient}.tsv")
     shell:
@@ -42,8 +42,8 @@ rule merge:
         keep_flagged="--keep-flagged" if config["qc"]["keep_flagged"] else "",
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: attempt * (4000 + 4 * int(input.size_mb)),
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=scaled(4000, per_mb=4),
+        runtime=scaled(60, per_mb=RUNTIME_PER_MB),
     benchmark:
         result("benchmarks/merge.tsv")
     shell:

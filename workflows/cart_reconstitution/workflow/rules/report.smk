@@ -13,8 +13,8 @@ rule patient_report:
         flags=flag_options,
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: attempt * (2000 + 4 * int(input.size_mb)),
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=scaled(2000, per_mb=1),  # the pages read no matrix
+        runtime=scaled(30, per_mb=RUNTIME_PER_MB),
     benchmark:
         result("benchmarks/report/{patient}.tsv")
     shell:
@@ -40,8 +40,8 @@ rule cohort_report:
         flags=flag_options,
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: attempt * (2000 + 4 * int(input.size_mb)),
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=scaled(2000, per_mb=1),  # the pages read no matrix
+        runtime=scaled(30, per_mb=RUNTIME_PER_MB),
     benchmark:
         result("benchmarks/report/cohort.tsv")
     shell:
