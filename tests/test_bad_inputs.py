@@ -264,6 +264,27 @@ BAD = [
         ("counts.h5ad", "Ensembl ID", "symbols")),
     Bad("no gene-expression feature", "expression", "validate",
         lambda c: _as_h5ad(c, lambda a: a[:, :0].copy()), ("counts.h5ad", "no gene")),
+    # receptor files
+    Bad("receptor column missing", "receptor", "validate",
+        lambda c: _rewrite_table(c.file("tcr"), lambda t: t.drop(columns="chain")),
+        ("filtered_contig_annotations.csv.gz", "no column 'chain'")),
+    Bad("AIRR table without locus or V call", "receptor", "validate",
+        lambda c: _rewrite_table(c.file("bcr"), lambda t: t.drop(columns="v_call")),
+        ("airr_rearrangement.tsv.gz", "no column 'locus'")),
+    Bad("AIRR table without junction", "receptor", "validate",
+        lambda c: _rewrite_table(c.file("bcr"), lambda t: t.drop(columns="junction_aa")),
+        ("airr_rearrangement.tsv.gz", "no column 'junction_aa'")),
+    Bad("receptor barcodes not in the sample", "receptor", "validate",
+        lambda c: _rewrite_table(c.file("tcr"), lambda t: t.assign(barcode="ZZ" + t["barcode"])),
+        (SAMPLE, "TCR file", "ZZ")),
+    Bad("receptor garbage bytes", "receptor", "validate",
+        lambda c: c.file("tcr").write_bytes(b"\x1f\x8b\x08garbage" * 30),
+        ("filtered_contig_annotations.csv.gz", "could not be read")),
+    Bad("truncated receptor table", "receptor", "validate",
+        lambda c: c.file("bcr").write_bytes(c.file("bcr").read_bytes()[:200]),
+        ("airr_rearrangement.tsv.gz", "could not be read")),
+    Bad("receptor folder of neither kind", "receptor", "validate",
+        lambda c: c.set(bcr=f"{SAMPLE}/spatial"), ("spatial", "not a Cell Ranger vdj_b/vdj_t")),
     # spatial tables
     Bad("spatial column missing", "spatial", "validate",
         lambda c: _rewrite_table(c.file("spatial"), lambda t: t.drop(columns="y")),
@@ -327,6 +348,12 @@ UNUSUAL = [
         c, "# cohort of the example\n\n" + c.sheet.read_text() + "\n\n")),
     Unusual("receptor and spatial columns left empty", lambda c: c.set(bcr="", tcr="",
                                                                           spatial="")),
+    Unusual("a Cell Ranger vdj folder", lambda c: c.set(bcr=f"{SAMPLE}/vdj_b"),
+            logged="reading airr_rearrangement.tsv.gz"),
+    Unusual("receptor table with a header only", lambda c: _rewrite_table(
+        c.file("tcr"), lambda t: t.iloc[:0])),
+    Unusual("only non-productive contigs", lambda c: _rewrite_table(
+        c.file("tcr"), lambda t: t.assign(productive=False))),
     Unusual("genes twice", lambda c: _as_h5ad(c, lambda a: ad.concat(
         [a, a[:, :2]], axis=1, merge="first")), logged="gene names occur more than once"),
     Unusual("a matrix folder", lambda c: _matrix_dir(c)),
@@ -358,4 +385,4 @@ def test_an_unusual_input_runs(case: Unusual, cohort: Cohort, tmp_path: Path,
 def test_the_corpus_covers_every_input() -> None:
     kinds = pd.Series([b.kind for b in BAD]).value_counts()
     assert len(BAD) + len(UNUSUAL) >= 40
-    assert {"sheet", "expression", "spatial"} <= set(kinds.index)
+    assert {"sheet", "expression", "receptor", "spatial"} <= set(kinds.index)

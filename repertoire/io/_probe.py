@@ -38,15 +38,19 @@ def check_files(sheet: pd.DataFrame) -> None:
     ------
     InputError
         With one sentence naming the sample and file at fault and what is wrong: a matrix that
-        does not open, barcodes listed twice, no gene-expression feature, a spatial table
-        without coordinates or without a barcode of its sample.
+        does not open, barcodes listed twice, no gene-expression feature, a receptor table
+        without its columns, a receptor or spatial table without a barcode of its sample.
     """
+    from ._read import read_spatial
+
     for sample, row in progress(sheet.iterrows(), desc="checking files", total=len(sheet)):
         barcodes = expression_barcodes(row["gex"])
+        for column in ("bcr", "tcr"):
+            if isinstance(row.get(column), str) and row[column]:
+                check_barcodes_match(receptor_barcodes(row[column]), barcodes,
+                                     sample=str(sample), path=row[column], kind=column.upper())
         spatial = row.get("spatial")
         if isinstance(spatial, str) and spatial:
-            from ._read import read_spatial
-
             check_barcodes_match(read_spatial(spatial).index, barcodes, sample=str(sample),
                                  path=spatial, kind="spatial")
 
@@ -86,6 +90,42 @@ def expression_barcodes(path: str | os.PathLike) -> pd.Index:
         )
     check_expression_names(path, pd.Index(barcodes), feature_types)
     return pd.Index(barcodes)
+
+
+def receptor_barcodes(path: str | os.PathLike) -> pd.Index:
+    """Return the cell barcodes of a receptor file after checking that it reads.
+
+    Parameters
+    ----------
+    path
+        10x contigs (``.csv``), an AIRR table (``.tsv``) or a Cell Ranger vdj folder; a 10x
+        ``.json`` is only checked for existence (it is read in full by the step).
+
+    Raises
+    ------
+    InputError
+        If the table does not parse or lacks a column :func:`repertoire.io.read_vdj` needs.
+    """
+    from ._read import AIRR_COLUMNS, TENX_COLUMNS
+    from ._samplesheet import vdj_folder_file
+
+    path = Path(path)
+    if path.is_dir():
+        path = vdj_folder_file(path)
+    if path.name.endswith(".json"):
+        return pd.Index([])
+    airr = path.name.endswith((".tsv", ".tsv.gz"))
+    try:
+        table = pd.read_csv(path, sep="\t" if airr else ",", dtype=str, keep_default_na=False)
+    except UNREADABLE as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise InputError(f"receptor file {path} could not be read ({reason}).") from None
+    required = [*AIRR_COLUMNS, "locus" if "v_call" not in table else "v_call"] if airr \
+        else list(TENX_COLUMNS)
+    for column in required:
+        if column not in table.columns:
+            raise InputError(f"receptor file {path} has no column '{column}'.")
+    return pd.Index(table["cell_id" if airr else "barcode"].unique())
 
 
 def check_expression_names(path: Path, barcodes: pd.Index, feature_types: pd.Series) -> None:

@@ -24,6 +24,9 @@ from ._probe import check_barcodes_match, check_expression_names, gene_symbols, 
 from ._samplesheet import FILE_COLUMNS, read_samplesheet, vdj_folder_file
 
 PROTEIN = "protein"
+# columns a receptor table must have: 10x contigs, AIRR rearrangements
+TENX_COLUMNS = ("barcode", "chain", "cdr3", "v_gene", "c_gene")
+AIRR_COLUMNS = ("cell_id", "junction_aa")
 # scirpy's default chain filters: productive chains with a junction
 CHAIN_FILTER = ("productive", "require_junction_aa")
 
@@ -147,7 +150,7 @@ def read_vdj(path: str | os.PathLike) -> AnnData:
             warnings.simplefilter("ignore", category=UserWarning)
             if name.endswith((".tsv", ".tsv.gz")):
                 table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-                _require_columns(path, table, ("cell_id", "junction_aa"))
+                _require_columns(path, table, AIRR_COLUMNS)
                 if "locus" not in table.columns:
                     # Cell Ranger's airr_rearrangement.tsv has none: the gene calls tell it
                     _require_columns(path, table, ("v_call",))
@@ -157,14 +160,15 @@ def read_vdj(path: str | os.PathLike) -> AnnData:
                 adata = ir.io.read_10x_vdj(path)
             elif name.endswith((".csv", ".csv.gz")):
                 table = pd.read_csv(path, nrows=1)
-                _require_columns(path, table, ("barcode", "chain", "cdr3", "v_gene", "c_gene"))
+                _require_columns(path, table, TENX_COLUMNS)
                 adata = ir.io.read_10x_vdj(path) if len(table) else _no_cells()
             else:
                 raise InputError(f"receptor file {path} is neither 10x contigs nor AIRR TSV.")
     except InputError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as error:
-        raise InputError(f"receptor file {path} could not be read: {error}") from None
+    except (OSError, KeyError, ValueError, TypeError, EOFError) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise InputError(f"receptor file {path} could not be read ({reason}).") from None
     adata.obs = adata.obs[[]]
     return adata
 
@@ -308,7 +312,12 @@ def _read_sample(row: pd.Series) -> AnnData:
     sample = row[K.SAMPLE]
     adata = read_gex(row["gex"])
     barcodes = adata.obs_names.copy()
-    receptors = [read_vdj(row[c]) for c in ("bcr", "tcr") if _given(row.get(c))]
+    receptors = []
+    for column in ("bcr", "tcr"):
+        if _given(row.get(column)):
+            receptors.append(read_vdj(row[column]))
+            check_barcodes_match(receptors[-1].obs_names, barcodes, sample=sample,
+                                 path=row[column], kind=column.upper())
     adata.obsm[K.AIRR] = _sample_airr(receptors, barcodes, sample)
     if _given(row.get("spatial")):
         table = read_spatial(row["spatial"])

@@ -332,7 +332,8 @@ def _returned(clones: pd.DataFrame | None, occurrences: pd.DataFrame | None, sec
         types = mine.groupby(mine[K.CELL_TYPE].astype(str))["n_cells"].sum().sort_values(
             ascending=False) if not mine.empty else pd.Series(dtype=int)
         rows.append([clone["clone_id"], int(clone["n_cells_baseline"]),
-                     str(clone["timepoints_after"]), int(clone["n_cells_after"]),
+                     ", ".join(str(clone["timepoints_after"]).split(",")),
+                     int(clone["n_cells_after"]),
                      ", ".join(f"{t} ({n})" for t, n in types.items())])
     more = len(back) - len(rows)
     return [{
