@@ -6,3 +6,8 @@ class InputError(ValueError):
 
     The command line prints the message alone (no traceback) and exits non-zero.
     """
+
+
+def reason(error: BaseException) -> str:
+    """Return what a parser's exception says, on one line (its type when it says nothing)."""
+    return " ".join(str(error).split()) or type(error).__name__

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _keys as K
-from .._errors import InputError
+from .._errors import InputError, reason
 from .._logging import logger, progress
 from ._samplesheet import MTX_NAMES
 
@@ -80,8 +80,9 @@ def expression_barcodes(path: str | os.PathLike) -> pd.Index:
     except InputError:
         raise
     except UNREADABLE as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise InputError(f"gene-expression file {path} could not be read ({reason}).") from None
+        raise InputError(
+            f"gene-expression file {path} could not be read ({reason(error)})."
+        ) from None
     if shape is not None and shape != (len(barcodes), len(feature_types)):
         raise InputError(
             f"gene-expression file {path} lists {len(barcodes)} barcodes and "
@@ -118,8 +119,7 @@ def receptor_barcodes(path: str | os.PathLike) -> pd.Index:
     try:
         table = pd.read_csv(path, sep="\t" if airr else ",", dtype=str, keep_default_na=False)
     except UNREADABLE as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise InputError(f"receptor file {path} could not be read ({reason}).") from None
+        raise InputError(f"receptor file {path} could not be read ({reason(error)}).") from None
     required = [*AIRR_COLUMNS, "locus" if "v_call" not in table else "v_call"] if airr \
         else list(TENX_COLUMNS)
     for column in required:

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from .. import _keys as K
-from .._errors import InputError
+from .._errors import InputError, reason
 from .._logging import logger, progress
 from ._airr import align_airr, concat_airr, empty_airr, merge_chains
 from ._probe import check_barcodes_match, check_expression_names, gene_symbols, note_species
@@ -167,8 +167,7 @@ def read_vdj(path: str | os.PathLike) -> AnnData:
     except InputError:
         raise
     except (OSError, KeyError, ValueError, TypeError, EOFError) as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise InputError(f"receptor file {path} could not be read ({reason}).") from None
+        raise InputError(f"receptor file {path} could not be read ({reason(error)}).") from None
     adata.obs = adata.obs[[]]
     return adata
 
@@ -244,8 +243,7 @@ def read_spatial(path: str | os.PathLike) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, sep=sep, dtype={"barcode": str, "cell_id": str})
     except (OSError, ValueError, UnicodeDecodeError, EOFError) as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise InputError(f"spatial file {path} could not be read ({reason}).") from None
+        raise InputError(f"spatial file {path} could not be read ({reason(error)}).") from None
     table = table.rename(columns={"cell_id": "barcode", "x_centroid": "x", "y_centroid": "y"})
     for column in ("barcode", "x", "y"):
         if column not in table.columns:

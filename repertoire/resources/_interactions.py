@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._errors import InputError
+from .._errors import InputError, reason
 from ._markers import marker_panels
 
 INTERACTIONS_FILE = "interactions.tsv"
@@ -139,8 +139,7 @@ def _read_text(text: str, sep: str, source: str) -> tuple[pd.DataFrame, list[str
             keep_default_na=False, na_values=[""],
         )
     except (pd.errors.ParserError, ValueError) as error:
-        reason = " ".join(str(error).split())
-        raise InputError(f"{source} is not a valid table ({reason}).") from None
+        raise InputError(f"{source} is not a valid table ({reason(error)}).") from None
     lines = [f"line {number}" for number, _ in kept[1:]]
     if len(lines) != len(table):  # quoted fields spanning lines: name rows instead
         lines = [f"row {i + 1}" for i in range(len(table))]

@@ -11,7 +11,7 @@ import numpy as np
 import yaml
 
 from .. import _keys as K
-from .._errors import InputError
+from .._errors import InputError, reason
 
 MARKERS_FILE = "markers.yaml"
 SECTIONS = ("lineages", "cell_types")
@@ -63,8 +63,7 @@ def marker_panels(panels: Mapping | str | os.PathLike | None = None) -> dict:
     try:
         content = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        reason = " ".join(str(error).split())
-        raise InputError(f"marker panel file {path} is not valid YAML ({reason}).") from None
+        raise InputError(f"marker panel file {path} is not valid YAML ({reason(error)}).") from None
     return _check(content, f"marker panel file {path}")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .._errors import InputError
+from .._errors import InputError, reason
 from ..io._samplesheet import IDENTIFIER
 from ._interactions import COMPLEX_SEPARATOR
 
@@ -62,8 +62,7 @@ def niches(definitions: Mapping | str | os.PathLike | None = None) -> dict[str, 
     try:
         content = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        reason = " ".join(str(error).split())
-        raise InputError(f"niche file {path} is not valid YAML ({reason}).") from None
+        raise InputError(f"niche file {path} is not valid YAML ({reason(error)}).") from None
     return _check(content, f"niche file {path}")
 
 
