@@ -217,6 +217,27 @@ def test_a_bad_config_stops_with_one_line(tmp_path: Path, section: dict, error: 
     assert errors == [f"error: {error}"], result.stderr
 
 
+@pytest.mark.parametrize(("section", "key", "content", "error"), [
+    ("annotate", "markers", "B:\n  lineage: B\n  positive: []\n", "markers.yaml"),
+    ("niches", "niches", "../x:\n  senders: [Tfh]\n  receivers: [B_naive]\n"
+     "  interactions: [[CD40LG, CD40]]\n", "niche name '../x'"),
+    ("communication", "resource", "ligand\treceptor\nCD40LG\n", "resource.tsv"),
+], ids=["marker panel", "niche", "interaction table"])
+def test_a_bad_user_file_stops_before_the_first_job(tmp_path: Path, section: str, key: str,
+                                                    content: str, error: str) -> None:
+    name = {"markers": "markers.yaml", "niches": "niches.yaml", "resource": "resource.tsv"}[key]
+    (tmp_path / name).write_text(content)
+    config = _write_config(tmp_path / "config.yaml", EXAMPLE_SHEET,
+                           **{section: {key: str(tmp_path / name)}})
+    result = _snakemake("-n", "--configfile", config, "-d", tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"error: config key '{section}.{key}': ")
+    assert error in errors[0]
+
+
 def test_every_config_section_forbids_unknown_keys() -> None:
     schema = _load(SCHEMAS / "config.schema.yaml")
     assert schema["additionalProperties"] is False

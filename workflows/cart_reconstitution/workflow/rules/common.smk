@@ -89,6 +89,27 @@ def load_samples(path):
 SAMPLES = load_samples(config["samples"])
 
 
+def check_user_files():
+    """Load the marker, niche and interaction files the config names, as the steps will.
+
+    A bad row stops the workflow before its first job, with the step's one sentence.
+    """
+    from repertoire.resources import interactions, marker_panels, niches
+
+    for section, key, load in (("annotate", "markers", marker_panels),
+                               ("niches", "niches", niches),
+                               ("communication", "resource", interactions)):
+        value = config[section][key]
+        if value and not str(value).startswith("liana:"):
+            try:
+                load(value)
+            except InputError as error:
+                sys.exit(f"error: config key '{section}.{key}': {error}")
+
+
+check_user_files()
+
+
 PATIENTS = sorted(SAMPLES["patient_id"].unique())
 
 
