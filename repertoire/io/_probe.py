@@ -107,7 +107,7 @@ def receptor_barcodes(path: str | os.PathLike) -> pd.Index:
     InputError
         If the table does not parse or lacks a column :func:`repertoire.io.read_vdj` needs.
     """
-    from ._read import AIRR_COLUMNS, TENX_COLUMNS
+    from ._read import check_receptor_columns
     from ._samplesheet import vdj_folder_file
 
     path = Path(path)
@@ -120,11 +120,7 @@ def receptor_barcodes(path: str | os.PathLike) -> pd.Index:
         table = pd.read_csv(path, sep="\t" if airr else ",", dtype=str, keep_default_na=False)
     except UNREADABLE as error:
         raise InputError(f"receptor file {path} could not be read ({reason(error)}).") from None
-    required = [*AIRR_COLUMNS, "locus" if "v_call" not in table else "v_call"] if airr \
-        else list(TENX_COLUMNS)
-    for column in required:
-        if column not in table.columns:
-            raise InputError(f"receptor file {path} has no column '{column}'.")
+    check_receptor_columns(path, table.columns, airr=airr)
     return pd.Index(table["cell_id" if airr else "barcode"].unique())
 
 

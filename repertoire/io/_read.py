@@ -150,17 +150,16 @@ def read_vdj(path: str | os.PathLike) -> AnnData:
             warnings.simplefilter("ignore", category=UserWarning)
             if name.endswith((".tsv", ".tsv.gz")):
                 table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-                _require_columns(path, table, AIRR_COLUMNS)
+                check_receptor_columns(path, table.columns, airr=True)
                 if "locus" not in table.columns:
                     # Cell Ranger's airr_rearrangement.tsv has none: the gene calls tell it
-                    _require_columns(path, table, ("v_call",))
                     table["locus"] = _locus(table)
                 adata = ir.io.read_airr(_typed_airr(table)) if len(table) else _no_cells()
             elif name.endswith(".json"):
                 adata = ir.io.read_10x_vdj(path)
             elif name.endswith((".csv", ".csv.gz")):
                 table = pd.read_csv(path, nrows=1)
-                _require_columns(path, table, TENX_COLUMNS)
+                check_receptor_columns(path, table.columns, airr=False)
                 adata = ir.io.read_10x_vdj(path) if len(table) else _no_cells()
             else:
                 raise InputError(f"receptor file {path} is neither 10x contigs nor AIRR TSV.")
@@ -179,9 +178,16 @@ def _no_cells() -> AnnData:
     return adata
 
 
-def _require_columns(path: Path, table: pd.DataFrame, columns: Sequence[str]) -> None:
-    for column in columns:
-        if column not in table.columns:
+def check_receptor_columns(path: Path, columns: pd.Index, *, airr: bool) -> None:
+    """Refuse a receptor table without a column :func:`read_vdj` needs.
+
+    10x contigs need :data:`TENX_COLUMNS`; AIRR tables :data:`AIRR_COLUMNS` and ``locus``,
+    or ``v_call`` to tell the locus from (Cell Ranger's AIRR table has no ``locus``).
+    """
+    required = ((*AIRR_COLUMNS, "v_call" if "v_call" in columns else "locus") if airr
+                else TENX_COLUMNS)
+    for column in required:
+        if column not in columns:
             raise InputError(f"receptor file {path} has no column '{column}'.")
 
 
