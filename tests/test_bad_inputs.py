@@ -9,6 +9,7 @@ Every unusual case (a byte-order mark, CRLF line ends, a symlink, ...) must run.
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import scirpy
 
 from repertoire import _keys as K
 from repertoire.cli import EXIT_INPUT_ERROR, main
@@ -29,6 +31,9 @@ EXAMPLE = ROOT / "example_data"
 SAMPLE = "P01_M6_BM"
 SHEET_COLUMNS = ["sample_id", "patient_id", "timepoint", "day", "tissue", "outcome", "gex",
                  "bcr", "tcr", "spatial"]
+# Cell Ranger 6 contigs as all_contig_annotations.json, as scirpy ships them for its tests
+TENX_JSON = (Path(scirpy.__file__).parent / "tests" / "data" / "10x"
+             / "10k_BMMNC_5pv2_nextgem_Multiplex_vdj_t_all_contig_annotations_small.json")
 FILES = {"gex": "gex/filtered_feature_bc_matrix.h5", "bcr": "vdj_b/airr_rearrangement.tsv.gz",
          "tcr": "vdj_t/filtered_contig_annotations.csv.gz", "spatial": "spatial/cells.csv"}
 
@@ -136,6 +141,25 @@ def _rewrite_table(path: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wt") as handle:
         table.to_csv(handle, sep=sep, index=False)
+
+
+def _json_contigs(cohort: Cohort, change: Callable[[list], object] = lambda contigs: contigs,
+                  *, text: Callable[[str], str] = lambda text: text) -> Path:
+    """Write 10x JSON contigs whose cells are the sample's, after ``change`` and ``text``."""
+    contigs = json.loads(TENX_JSON.read_text())
+    cells = pd.read_csv(cohort.file("tcr"))["barcode"].unique()
+    renamed = dict(zip(dict.fromkeys(c["barcode"] for c in contigs), cells, strict=False))
+    for contig in contigs:
+        contig["barcode"] = renamed[contig["barcode"]]
+    path = cohort.folder / SAMPLE / "all_contig_annotations.json"
+    path.write_text(text(json.dumps(change(contigs))))
+    cohort.set(tcr=f"{SAMPLE}/{path.name}")
+    return path
+
+
+def _without(contigs: list[dict], field: str) -> list[dict]:
+    del contigs[1][field]
+    return contigs
 
 
 # ---------------------------------------------------------------- the bad cases
@@ -283,6 +307,18 @@ BAD = [
     Bad("truncated receptor table", "receptor", "validate",
         lambda c: c.file("bcr").write_bytes(c.file("bcr").read_bytes()[:200]),
         ("airr_rearrangement.tsv.gz", "could not be read")),
+    Bad("JSON contigs truncated", "receptor", "validate",
+        lambda c: _json_contigs(c, text=lambda t: t[:len(t) // 2]),
+        ("all_contig_annotations.json", "could not be read")),
+    Bad("JSON contig without a field", "receptor", "validate",
+        lambda c: _json_contigs(c, lambda t: _without(t, "cdr3")),
+        ("all_contig_annotations.json", "contig 2", "no field 'cdr3'")),
+    Bad("JSON that is not a list of contigs", "receptor", "validate",
+        lambda c: _json_contigs(c, lambda t: {"contigs": t}),
+        ("all_contig_annotations.json", "not a list of 10x contigs")),
+    Bad("JSON contigs of another sample", "receptor", "validate",
+        lambda c: _json_contigs(c, lambda t: [{**x, "barcode": "ZZ" + x["barcode"]} for x in t]),
+        (SAMPLE, "TCR file", "all_contig_annotations.json", "ZZ")),
     Bad("receptor folder of neither kind", "receptor", "validate",
         lambda c: c.set(bcr=f"{SAMPLE}/spatial"), ("spatial", "not a Cell Ranger vdj_b/vdj_t")),
     # spatial tables
@@ -332,6 +368,8 @@ class Unusual:
     name: str
     make: Callable[[Cohort], object]
     logged: str = ""
+    # what the run must have read from the input, where the case could be silently dropped
+    holds: Callable[[ad.AnnData], bool] = lambda adata: True
 
 
 UNUSUAL = [
@@ -350,6 +388,8 @@ UNUSUAL = [
                                                                           spatial="")),
     Unusual("a Cell Ranger vdj folder", lambda c: c.set(bcr=f"{SAMPLE}/vdj_b"),
             logged="reading airr_rearrangement.tsv.gz"),
+    Unusual("10x contigs as JSON", lambda c: _json_contigs(c),
+            holds=lambda a: {"TRA", "TRB"} <= _loci(a)),
     Unusual("receptor table with a header only", lambda c: _rewrite_table(
         c.file("tcr"), lambda t: t.iloc[:0])),
     Unusual("only non-productive contigs", lambda c: _rewrite_table(
@@ -378,8 +418,16 @@ def test_an_unusual_input_runs(case: Unusual, cohort: Cohort, tmp_path: Path,
                    str(output)])
     err = capsys.readouterr().err
     assert status == 0, err
-    assert ad.read_h5ad(output).obs[K.SAMPLE].eq(SAMPLE).all()
+    adata = ad.read_h5ad(output)
+    assert adata.obs[K.SAMPLE].eq(SAMPLE).all()
     assert case.logged in err
+    assert case.holds(adata)
+
+
+def _loci(adata: ad.AnnData) -> set[str]:
+    import awkward as ak
+
+    return set(ak.to_list(ak.flatten(adata.obsm[K.AIRR]["locus"])))
 
 
 def test_the_corpus_covers_every_input() -> None:

@@ -374,6 +374,25 @@ def test_edge_samples_flow_through(lognorm, caplog):
         rp.tl.communication(mixed, K.TRUE_CELL_TYPE, resource=half_fake.iloc[3:])
 
 
+def test_a_sample_without_cells_adds_no_rows(lognorm):
+    """A sample whose every cell failed QC is scored as no cells: empty tables that join."""
+    samples = lognorm.obs[K.SAMPLE].astype(str).to_numpy()
+    one = _light(lognorm, samples == samples[0])
+    one.obs[K.TRUE_CELL_TYPE] = one.obs[K.TRUE_CELL_TYPE].astype("category")
+    none = one[:0].copy()
+    options = {"sample_key": K.SAMPLE, "n_perms": 20}
+    rp.tl.communication(one, K.TRUE_CELL_TYPE, **options)
+    rp.tl.communication(none, K.TRUE_CELL_TYPE, **options)
+    scored, empty = one.uns[K.COMMUNICATION], none.uns[K.COMMUNICATION]
+    for name in (K.TABLE_INTERACTIONS, K.TABLE_GROUPS):
+        assert len(empty[name]) == 0, name
+        assert list(empty[name].columns) == list(scored[name].columns), name
+        for records in ([scored, empty], [empty, scored]):
+            joined = rp.io.join_records(records)[name]
+            pd.testing.assert_frame_equal(joined, scored[name].reset_index(drop=True),
+                                          check_categorical=False)
+
+
 def test_determinism_inplace_and_store(lognorm, tmp_path):
     adata = lognorm[lognorm.obs[K.SAMPLE] == lognorm.obs[K.SAMPLE].iloc[0]].copy()
     before = (adata.obs.copy(), set(adata.uns))

@@ -292,18 +292,37 @@ def test_bundled_config_plans_the_example_cohort(tmp_path: Path) -> None:
 # running the workflow ------------------------------------------------------------------------
 
 
+# a library that failed: none of its cells passes QC, and the sample must flow through every
+# step to the reports as a sample without cells
+FAILED_LIBRARY = "P01_D28_PB"
+
+
+def _fail_library(adata: ad.AnnData, sample: str, *, keep: float = 0.02) -> None:
+    """Keep each count of ``sample``'s cells with probability ``keep``, as in a failed library."""
+    counts = adata.layers["counts"].tocsr()
+    rows = np.flatnonzero((adata.obs[K.SAMPLE] == sample).to_numpy())
+    start, stop = counts.indptr[rows[0]], counts.indptr[rows[-1] + 1]
+    assert np.all(np.diff(rows) == 1), "a sample's cells are contiguous"
+    counts.data[start:stop] = np.random.default_rng(0).binomial(
+        counts.data[start:stop].astype(np.int64), keep)
+    counts.eliminate_zeros()
+    adata.layers["counts"] = counts
+
+
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two simulated patients (one relapse), three samples each, as Cell Ranger files."""
+    """Two simulated patients (one relapse), three samples each as Cell Ranger files, and for
+    the first a fourth, ``FAILED_LIBRARY``."""
     directory = tmp_path_factory.mktemp("cohort")
     adata = repertoire.datasets.simulate_cohort(
         n_patients=2, n_relapse=1, cells_per_sample=150, seed=0
     )
+    _fail_library(adata, FAILED_LIBRARY)
     repertoire.datasets.write_cellranger(adata, directory)
     sheet = pd.read_csv(directory / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
-    sheet.groupby(K.PATIENT, sort=False).head(3).to_csv(
-        directory / "samples.tsv", sep="\t", index=False
-    )
+    kept = sheet.groupby(K.PATIENT, sort=False).head(3).index.union(
+        sheet.index[sheet[K.SAMPLE] == FAILED_LIBRARY])
+    sheet.loc[kept].to_csv(directory / "samples.tsv", sep="\t", index=False)
     return directory / "samples.tsv"
 
 
@@ -339,6 +358,12 @@ def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> N
     assert not adata.obs[K.LOW_QUALITY].any()
     summary = pd.read_csv(results / "tables" / "qc_summary.tsv", sep="\t")
     assert sorted(summary[K.SAMPLE]) == sorted(samples)
+    failed = summary.set_index(K.SAMPLE).loc[FAILED_LIBRARY]
+    assert failed["n_cells"] > 100
+    assert failed["n_low_quality"] == failed["n_cells"]
+    assert failed[K.PATIENT] == "P01"
+    assert FAILED_LIBRARY not in set(adata.obs[K.SAMPLE])
+    with_cells = set(samples) - {FAILED_LIBRARY}
     clusters = pd.read_csv(results / "tables" / "clusters_by_sample.tsv", sep="\t")
     assert clusters["n_cells"].sum() == 2 * adata.n_obs
     for step in ("merge", "preprocess", "annotate", "bcr", "niches"):
@@ -359,10 +384,12 @@ def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> N
         assert K.PARAMS in final.uns[key], key
     scores = pd.read_csv(results / "tables" / "niche_scores.tsv", sep="\t")
     # every sample holds every niche its tissue allows, aplastic ones included (score 0)
-    assert set(scores[K.SAMPLE]) == set(samples)
+    assert set(scores[K.SAMPLE]) == with_cells
     assert scores["score"].notna().all()
     interactions = pd.read_csv(results / "tables" / "communication.tsv", sep="\t")
-    assert set(interactions[K.SAMPLE]) <= set(samples)
+    assert set(interactions[K.SAMPLE]) <= with_cells
+    assert f"sample {FAILED_LIBRARY}: no cell passed QC" in (
+        results / "logs" / "communication" / "P01.log").read_text()
     assert len(list((results / "figures" / NICHE_FIGURES).glob("*.png"))) == scores[
         "niche"].nunique()
     reconstitution = pd.read_csv(results / "tables" / "reconstitution.tsv", sep="\t")
@@ -380,7 +407,16 @@ def test_workflow_end_to_end(workflow_run: tuple[Path, Path], cohort: Path) -> N
     for patient in patients:
         summary = pd.read_csv(reports / f"{patient}.summary.tsv", sep="\t")
         assert set(summary[K.PATIENT]) == {patient}
+        assert set(summary[K.SAMPLE].dropna()) == {
+            s for s in samples if s.startswith(f"{patient}_")}
         assert (results / "logs" / "report" / f"{patient}.log").exists()
+    # the failed library is listed with no cells, and said to be left out, on both pages
+    kept = pd.read_csv(reports / "P01.summary.tsv", sep="\t").query("metric == 'cells_kept'")
+    assert kept.set_index(K.SAMPLE).loc[FAILED_LIBRARY, "value"] == 0
+    for page in ("P01.html", "cohort.html"):
+        text = (reports / page).read_text()
+        assert FAILED_LIBRARY in text, page
+        assert "left out of every measure" in text, page
     flags = pd.read_csv(reports / "flags.tsv", sep="\t")
     assert set(flags[K.PATIENT]) <= set(patients)
     for step in ("qc", "communication"):

@@ -110,9 +110,11 @@ def read_h5ad(path: Path, *, sample: str | None = None, matrices: bool = True) -
 
     With ``sample``, only that sample's cells are read: the rows of ``.X``, ``.layers``,
     ``.obsm`` and ``.obsp`` are read alone from the file, so a per-sample job reads its own
-    sample's share of a cohort, not the cohort. With ``matrices=False`` the cell-by-gene and
-    cell-by-cell matrices (``.X``, ``.layers``, ``.raw``, ``.obsp``) stay on disk, for steps
-    that only draw and tabulate the annotation and results.
+    sample's share of a cohort, not the cohort. A sample of the file's QC summary whose every
+    cell was removed reads as no cells; a sample the file does not know is the user's error.
+    With ``matrices=False`` the cell-by-gene and cell-by-cell matrices (``.X``, ``.layers``,
+    ``.raw``, ``.obsp``) stay on disk, for steps that only draw and tabulate the annotation and
+    results.
     """
     import anndata as ad
     import h5py
@@ -153,8 +155,8 @@ def _read_sample(handle, path: Path, sample: str) -> AnnData:
     if K.SAMPLE not in obs:
         raise InputError(f"input file {path} has no obs column '{K.SAMPLE}'.")
     cells = np.flatnonzero((obs[K.SAMPLE].astype(str) == sample).to_numpy())
-    if not cells.size:
-        raise InputError(f"sample '{sample}' has no cell in {path}.")
+    if not cells.size and sample not in _known_samples(handle):
+        raise InputError(f"sample '{sample}' is not in {path}.")
 
     def rows(element):
         if element.attrs.get("encoding-type") == "csr_matrix":
@@ -187,6 +189,17 @@ def _read_sample(handle, path: Path, sample: str) -> AnnData:
         adata.raw = AnnData(X=rows(raw["X"]), obs=adata.obs[[]], var=read_elem(raw["var"]),
                             varm={k: read_elem(v) for k, v in raw.get("varm", {}).items()})
     return adata
+
+
+def _known_samples(handle) -> set[str]:
+    """Return the samples of a cohort file, those whose every cell failed QC included."""
+    from anndata.io import read_elem
+
+    qc = handle.get(f"uns/{K.QC}/{K.TABLE_SAMPLES}")
+    if qc is None:
+        return set()
+    table = read_elem(qc)
+    return set(table[K.SAMPLE].astype(str)) if K.SAMPLE in table else set()
 
 
 def output_dir(args: argparse.Namespace, kind: str, beside: Path) -> Path:

@@ -120,6 +120,8 @@ def _run_communication(args: argparse.Namespace) -> None:
     records = []
     for sample in dict.fromkeys(args.sample):
         adata = read_h5ad(args.input, sample=sample)
+        if not adata.n_obs:
+            logger.warning("sample %s: no cell passed QC; it has no interactions", sample)
         tl.communication(
             adata, args.groupby, sample_key=K.SAMPLE, resource=args.resource,
             n_perms=args.n_perms, min_fraction=args.min_fraction, min_cells=args.min_cells,

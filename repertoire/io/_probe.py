@@ -99,24 +99,26 @@ def receptor_barcodes(path: str | os.PathLike) -> pd.Index:
     Parameters
     ----------
     path
-        10x contigs (``.csv``), an AIRR table (``.tsv``) or a Cell Ranger vdj folder; a 10x
-        ``.json`` is only checked for existence (it is read in full by the step).
+        10x contigs (``.csv``, or ``.json``, which is parsed in full), an AIRR table
+        (``.tsv``) or a Cell Ranger vdj folder. The barcodes of 10x contigs are those of cells
+        with high confidence, the ones scirpy reads.
 
     Raises
     ------
     InputError
         If the table does not parse or lacks a column :func:`repertoire.io.read_vdj` needs.
     """
-    from ._read import check_receptor_columns
+    from ._read import check_receptor_columns, read_json_contigs
     from ._samplesheet import vdj_folder_file
 
     path = Path(path)
     if path.is_dir():
         path = vdj_folder_file(path)
-    if path.name.endswith(".json"):
-        return pd.Index([])
     airr = path.name.endswith((".tsv", ".tsv.gz"))
     try:
+        if path.name.endswith(".json"):
+            return pd.Index(dict.fromkeys(c["barcode"] for c in read_json_contigs(path)
+                                          if c["is_cell"] and c["high_confidence"]))
         table = pd.read_csv(path, sep="\t" if airr else ",", dtype=str, keep_default_na=False)
     except UNREADABLE as error:
         raise InputError(f"receptor file {path} could not be read ({reason(error)}).") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,10 @@ from ._samplesheet import FILE_COLUMNS, read_samplesheet, vdj_folder_file
 PROTEIN = "protein"
 # columns a receptor table must have: 10x contigs, AIRR rearrangements
 TENX_COLUMNS = ("barcode", "chain", "cdr3", "v_gene", "c_gene")
+# the fields of a contig in 10x all_contig_annotations.json that scirpy reads
+TENX_JSON_FIELDS = ("barcode", "contig_name", "is_cell", "high_confidence", "productive",
+                    "annotations", "cdr3", "cdr3_seq", "umi_count", "read_count", "sequence",
+                    "aa_sequence")
 AIRR_COLUMNS = ("cell_id", "junction_aa")
 # scirpy's default chain filters: productive chains with a junction
 CHAIN_FILTER = ("productive", "require_junction_aa")
@@ -156,7 +161,7 @@ def read_vdj(path: str | os.PathLike) -> AnnData:
                     table["locus"] = _locus(table)
                 adata = ir.io.read_airr(_typed_airr(table)) if len(table) else _no_cells()
             elif name.endswith(".json"):
-                adata = ir.io.read_10x_vdj(path)
+                adata = ir.io.read_10x_vdj(path) if read_json_contigs(path) else _no_cells()
             elif name.endswith((".csv", ".csv.gz")):
                 table = pd.read_csv(path, nrows=1)
                 check_receptor_columns(path, table.columns, airr=False)
@@ -189,6 +194,23 @@ def check_receptor_columns(path: Path, columns: pd.Index, *, airr: bool) -> None
     for column in required:
         if column not in columns:
             raise InputError(f"receptor file {path} has no column '{column}'.")
+
+
+def read_json_contigs(path: Path) -> list[dict]:
+    """Read 10x ``all_contig_annotations.json``, refusing a contig without a field scirpy reads.
+
+    Raises the parser's own errors for the caller to word; an :class:`InputError` naming the
+    file, the contig's position and the field for a contig that lacks one.
+    """
+    with open(path, encoding="utf-8") as handle:
+        contigs = json.load(handle)
+    if not isinstance(contigs, list) or not all(isinstance(c, dict) for c in contigs):
+        raise InputError(f"receptor file {path} is not a list of 10x contigs.")
+    for number, contig in enumerate(contigs, start=1):
+        for field in TENX_JSON_FIELDS:
+            if field not in contig:
+                raise InputError(f"receptor file {path} contig {number} has no field '{field}'.")
+    return contigs
 
 
 def _locus(table: pd.DataFrame) -> pd.Series:
@@ -504,11 +526,14 @@ def join_records(records: Sequence[Mapping]) -> dict:
     """
     if not records:
         raise InputError("no records to join.")
-    return {
-        key: pd.concat([r[key] for r in records], ignore_index=True)
-        if isinstance(value, pd.DataFrame) else value
-        for key, value in records[0].items()
-    }
+
+    def stack(key: str) -> pd.DataFrame:
+        # a sample without cells has empty tables, which add no rows and must not set dtypes
+        tables = [r[key] for r in records]
+        return pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
+
+    return {key: stack(key) if isinstance(value, pd.DataFrame) else value
+            for key, value in records[0].items()}
 
 
 def _categorical_metadata(adata: AnnData) -> None:

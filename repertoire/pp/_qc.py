@@ -12,7 +12,7 @@ from .. import _keys as K
 from .._docs import doc_params
 from .._errors import InputError
 from .._logging import logger
-from .._utils import batches, require_layer, store
+from .._utils import batches, require_layer, sample_metadata, store
 from ._doublets import detect_doublets
 from ._metrics import qc_metrics
 from ._outliers import flag_low_quality
@@ -68,9 +68,10 @@ def qc(
     With ``inplace=False``, a per-cell table (``total_counts``, ``n_genes_by_counts``,
     ``pct_counts_mt``, ``pct_counts_ribo``, ``low_quality``, ``doublet_score``,
     ``receptor_doublet``, ``receptor_doublet_reason``, ``predicted_doublet``) and the
-    per-sample summary (``n_cells``, ``n_low_quality``, ``n_doublets``, ``n_flagged``, the
-    thresholds of both steps, ``n_scrublet_doublets``, ``n_receptor_doublets`` and Scrublet's
-    ``doublet_status``).
+    per-sample summary (the sample's ``patient_id``, ``timepoint``, ``day``, ``tissue`` and
+    ``outcome`` where ``.obs`` has them, ``n_cells``, ``n_low_quality``, ``n_doublets``,
+    ``n_flagged``, the thresholds of both steps, ``n_scrublet_doublets``,
+    ``n_receptor_doublets`` and Scrublet's ``doublet_status``).
     Otherwise ``None``; the per-cell columns go to ``.obs``, ``mt`` and ``ribo`` to ``.var``,
     ``.uns["low_quality"]`` and ``.uns["predicted_doublet"]`` are written as by the single
     steps, and ``.uns[key_added]`` holds ``"samples"`` (the summary) and ``"params"``.
@@ -92,6 +93,10 @@ def qc(
                     expected_doublet_rate=expected_doublet_rate, threshold=doublet_threshold,
                     receptors=receptors, random_state=random_state)
     summary = _summary(shell, column)
+    if batch_key is not None:
+        # the sample's patient, timepoint and tissue stay known after merge drops its cells
+        summary = sample_metadata(adata.obs, batch_key).merge(
+            summary.astype({column: str}), on=column, how="right")
     cells = shell.obs[list(CELL_COLUMNS)]
     if inplace:
         # the records of the single steps, as if they had run on adata itself

@@ -21,7 +21,7 @@ from ._flags import Flag, compute_flags, thresholds
 from ._html import figure_uri, number, render
 from ._names import page_name
 from ._patient import STYLE
-from ._sections import Section, fetch, of_patient
+from ._sections import Section, fetch, of_patient, samples_without_cells
 
 #: Reconstitution measures of the first finding, in the order of its table.
 RESET_METRICS = ("frac_naive_tx", "frac_memory_tx", "frac_naive_bcr", "frac_memory_bcr",
@@ -157,6 +157,11 @@ def _overview(adata: AnnData, patients: pd.DataFrame, found: Mapping[str, list[F
         "rows": rows,
         "caption": "Each patient's name opens their report.",
     })
+    lost = samples_without_cells(adata)
+    if len(lost):
+        which = ("One sample had no cell pass quality control and is" if len(lost) == 1 else
+                 f"{len(lost)} samples had no cell pass quality control and are")
+        section.notes.append(f"{which} left out of every measure: {', '.join(lost[K.SAMPLE])}.")
     return section
 
 

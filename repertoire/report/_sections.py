@@ -63,10 +63,37 @@ def patient_samples(adata: AnnData, patient: str) -> pd.DataFrame:
     columns = [c for c in (K.SAMPLE, K.TIMEPOINT, K.DAY, K.TISSUE) if c in obs]
     samples = obs[columns].astype({c: str for c in columns if c != K.DAY}).copy()
     samples["n_cells"] = 1
-    samples = samples.groupby(columns, observed=True, as_index=False)["n_cells"].sum()
+    return _in_study_order(samples.groupby(columns, observed=True, as_index=False)["n_cells"].sum())
+
+
+def _in_study_order(samples: pd.DataFrame) -> pd.DataFrame:
+    """Sort ``samples`` by day, blood before marrow on a day, then by id."""
     order = samples[K.TISSUE].map(lambda t: TISSUE_ORDER.get(t, 2)) if K.TISSUE in samples else 0
     return (samples.assign(_order=order).sort_values([K.DAY, "_order", K.SAMPLE])
             .drop(columns="_order").reset_index(drop=True))
+
+
+def samples_without_cells(adata: AnnData, patient: str | None = None) -> pd.DataFrame:
+    """Return the samples none of whose cells passed QC (of ``patient`` if given).
+
+    One row per sample as :func:`patient_samples` gives (``n_cells`` 0) and its
+    ``patient_id``, with the cells QC found (``n_qc``), ``n_low_quality`` and ``n_doublets``;
+    empty without a QC summary.
+    """
+    columns = [K.SAMPLE, K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE]
+    qc = fetch(get.qc, adata)
+    if qc is None or not {*columns, "n_flagged"} <= set(qc.columns):
+        return pd.DataFrame(columns=[*columns, "n_cells", "n_qc", "n_low_quality", "n_doublets"])
+    # every cell flagged and none in .obs; a sample the user subset away is not one of them
+    lost = qc[(qc["n_flagged"] >= qc["n_cells"])
+              & ~qc[K.SAMPLE].astype(str).isin(set(adata.obs[K.SAMPLE].astype(str)))]
+    if patient is not None:
+        lost = lost[lost[K.PATIENT].astype(str) == str(patient)]
+    return (lost[columns].astype({c: str for c in columns if c != K.DAY})
+            .assign(n_cells=0, n_qc=lost["n_cells"].to_numpy(),
+                    n_low_quality=lost["n_low_quality"].to_numpy(),
+                    n_doublets=lost["n_doublets"].to_numpy())
+            .reset_index(drop=True))
 
 
 def _row(patient: str, section: str, metric: str, value: object, sample: pd.Series | None = None,
@@ -90,10 +117,15 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
         K.SAMPLE)
     receptor = obs[K.RECEPTOR_TYPE].astype(str) if K.RECEPTOR_TYPE in obs else None
     lineage = obs[K.LINEAGE].astype(str) if K.LINEAGE in obs else None
+    lost = samples_without_cells(adata, patient)
+    listed = _in_study_order(pd.concat([samples, lost[samples.columns]], ignore_index=True)) \
+        if len(lost) else samples
     rows = []
-    for _, sample in samples.iterrows():
+    for _, sample in listed.iterrows():
         mine = (obs[K.SAMPLE].astype(str) == sample[K.SAMPLE]).to_numpy()
-        n_b = int((lineage[mine] == "B").sum()) if lineage is not None else np.nan
+        # a sample without cells has no B-cell count: it is not an aplastic one
+        n_b = int((lineage[mine] == "B").sum()) if lineage is not None and mine.any() \
+            else np.nan
         values = {
             "cells kept": sample["n_cells"],
             "low quality removed": (qc.loc[sample[K.SAMPLE], "n_low_quality"]
@@ -116,6 +148,12 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
                            "caption": "Cells kept after quality control; low quality and "
                                       "doublets: cells removed; BCR, TCR: share of the cells "
                                       "kept with a B- or T-cell receptor chain."})
+    for _, sample in lost.iterrows():
+        section.notes.append(
+            f"{sample[K.SAMPLE]} ({sample[K.TIMEPOINT]}, {sample[K.TISSUE].replace('_', ' ')}): "
+            f"none of its {sample['n_qc']} cells passed quality control "
+            f"({sample['n_low_quality']} low quality, {sample['n_doublets']} doublets); it is "
+            "left out of every measure on this page.")
     if qc is None:
         section.notes.append("QC results not recorded (repertoire.pp.qc was not run): cells "
                              "removed are unknown.")
@@ -125,7 +163,9 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
     if len(samples) == 1:
         section.notes.append("This patient has one sample: there is no time course.")
     if "bone_marrow" not in set(samples[K.TISSUE]):
-        section.notes.append("No bone-marrow sample: marrow measures (plasma-cell niches) are "
+        lacking = ("No bone-marrow sample with cells" if "bone_marrow" in set(lost[K.TISSUE])
+                   else "No bone-marrow sample")
+        section.notes.append(f"{lacking}: marrow measures (plasma-cell niches) are "
                              "not available for this patient.")
     return section
 

@@ -183,7 +183,9 @@ def communication(
                 blocks.append(block)
 
     result = _table(blocks, design, labels.cat.categories, samples.cat.categories, sample_key)
-    groups = pd.concat(group_rows, ignore_index=True)
+    # a sample left without cells (all failed QC) has no groups: its tables are empty
+    groups = pd.concat(group_rows, ignore_index=True) if group_rows else pd.DataFrame(
+        columns=["group", "n_cells", "scored", *design.symbols, "sample"])
     groups = _groups_table(groups, labels.cat.categories, samples.cat.categories, sample_key)
     logger.info(
         "communication: %d interactions with all genes in the data, %d sample(s), %d rows "
