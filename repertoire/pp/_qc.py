@@ -93,7 +93,7 @@ def qc(
                     expected_doublet_rate=expected_doublet_rate, threshold=doublet_threshold,
                     receptors=receptors, random_state=random_state)
     summary = _summary(shell, column)
-    if batch_key is not None:
+    if batch_key in adata.obs:
         # the sample's patient, timepoint and tissue stay known after merge drops its cells
         summary = sample_metadata(adata.obs, batch_key).merge(
             summary.astype({column: str}), on=column, how="right")
