@@ -402,6 +402,12 @@ def test_bcr_writes_tables_figures_and_the_cohort(
     for column in (K.ISOTYPE, K.SHM_RATE, K.BCR_STATE, K.CLONE, K.EXPANSION, K.PREEXISTING):
         assert column in adata.obs
     _written(tables, "bcr", "tables", "tsv")
+    # chains per SHM source, as the cells' own sources count them
+    sources = pd.read_csv(tables / "shm_sources.tsv", sep="\t", keep_default_na=False)
+    for chain, column in (("heavy", K.SHM_SOURCE), ("light", K.SHM_SOURCE_LIGHT)):
+        counted = adata.obs[column].value_counts()
+        assert sources[sources["chain"] == chain].set_index("shm_source")[
+            "n_chains"].to_dict() == counted[counted > 0].to_dict(), chain
     samples = pd.read_csv(tables / "reconstitution.tsv", sep="\t")
     assert sorted(samples[K.SAMPLE]) == sorted(adata.obs[K.SAMPLE].unique())
     day14 = samples[samples[K.TIMEPOINT] == "D14"]

@@ -26,7 +26,8 @@ BCR = Step(
          alone decides).
     Out: OUTPUT, the cohort with .obs isotype, shm_rate, bcr_state, clone_id,
          clonal_expansion, preexisting and the results in .uns; in --tables one table per
-         result (bcr_states, clones, diversity, clone_tracking_samples, clone_tracking_clones,
+         result (bcr_states, shm_sources (chains per SHM source, and why chains have none),
+         clones, diversity, clone_tracking_samples, clone_tracking_clones,
          clone_tracking_occurrences, reconstitution (one row per sample),
          reconstitution_outcomes (relapse against remission per tissue, timepoint and metric:
          effect as a difference of empirical logits with its bootstrap interval, exact p,
@@ -35,9 +36,9 @@ BCR = Step(
          in reconstitution/ (every patient with a blood sample).
     """,
     tables=(
-        "bcr_states", "clones", "diversity", "clone_tracking_samples", "clone_tracking_clones",
-        "clone_tracking_occurrences", "reconstitution", "reconstitution_outcomes",
-        "reconstitution_timepoints",
+        "bcr_states", "shm_sources", "clones", "diversity", "clone_tracking_samples",
+        "clone_tracking_clones", "clone_tracking_occurrences", "reconstitution",
+        "reconstitution_outcomes", "reconstitution_timepoints",
     ),
     figures=("isotypes", "shm", "clone_tracking", "diversity", "reconstitution_cohort"),
 )
@@ -81,6 +82,7 @@ def _run(args: argparse.Namespace) -> None:
                       random_state=args.seed)
     write_tables(args, BCR, {
         "bcr_states": get.bcr_states(adata),
+        "shm_sources": get.bcr_states(adata, "shm"),
         "clones": get.clones(adata),
         "diversity": get.diversity(adata),
         "clone_tracking_samples": get.clone_tracking(adata, "samples"),
