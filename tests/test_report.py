@@ -208,6 +208,37 @@ def test_a_patient_whose_b_cells_never_return(analysed, tmp_path):
     assert "aplasia until M12 (the last sample" in text
 
 
+def test_a_patient_whose_every_library_failed_qc(analysed, tmp_path):
+    """QC flags every cell of P03's libraries, as it does for failed ones, and merge drops them:
+    P03 still gets a page listing its samples, and the cohort page counts them."""
+    adata = analysed[(analysed.obs[K.PATIENT].astype(str) != "P03").to_numpy()].copy()
+    qc = adata.uns[K.QC][K.TABLE_SAMPLES]
+    failed = (qc[K.PATIENT].astype(str) == "P03").to_numpy()
+    qc.loc[failed, ["n_low_quality", "n_flagged"]] = qc.loc[
+        failed, ["n_cells", "n_cells"]].to_numpy()
+    samples = qc.loc[failed, K.SAMPLE].astype(str).tolist()
+    rp.tl.reconstitution(adata, n_boot=20)
+    page = rp.report.patient_report(adata, "P03", tmp_path / "P03.html").read_text()
+    assert f"{len(samples)} samples" in page
+    for sample in samples:
+        assert f"{sample} (" in page
+        assert "it is left out of every measure on this page" in page
+    assert "Reconstitution" not in page
+    summary = pd.read_csv(tmp_path / "P03.summary.tsv", sep="\t")
+    kept = summary[summary["metric"] == "cells_kept"]
+    assert sorted(kept[K.SAMPLE]) == sorted(samples)
+    assert (kept["value"] == 0).all()
+    cohort = rp.report.cohort_report(adata, tmp_path / "cohort.html").read_text()
+    row = re.search(r'<a href="P03.html">P03</a></td>(.*?)</tr>', cohort, re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row[1])
+    assert cells[1:3] == [str(len(samples)), "0"]  # samples, cells
+    assert f"{len(samples)} samples had no cell pass quality control" in cohort
+    # a patient the cohort does not know at all is still the user's error
+    with pytest.raises(rp.InputError, match="patient 'P99' is not in"):
+        rp.report.patient_report(adata, "P99", tmp_path / "P99.html")
+
+
 def test_a_patient_with_one_sample(analysed, tmp_path):
     one = analysed[(analysed.obs[K.SAMPLE].astype(str) == "P01_baseline_PB").to_numpy()].copy()
     text = rp.report.patient_report(one, "P01", tmp_path / "one.html").read_text()

@@ -312,8 +312,9 @@ def niche_outcomes(
                   & (tests["measure"] == measure)]
     tissues = sorted(mine[K.TISSUE].astype(str).unique()) if K.TISSUE in mine else [""]
     order = ([str(t) for t in timepoint_order(adata.obs)]
-             if {K.TIMEPOINT, K.DAY} <= set(adata.obs) else
-             list(dict.fromkeys(mine[K.TIMEPOINT].astype(str))))
+             if {K.TIMEPOINT, K.DAY} <= set(adata.obs) else [])
+    # timepoints of the results whose cells are no longer in .obs (a subset) come last
+    order += [t for t in dict.fromkeys(mine[K.TIMEPOINT].astype(str)) if t not in order]
     fig, axes, owned = panels(
         ax, len(tissues), (max(5.5, 2.0 + 0.75 * len(order) * len(tissues)), 4.4),
         ncols=len(tissues),

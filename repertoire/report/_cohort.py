@@ -73,14 +73,15 @@ def cohort_report(
     """
     require_obs(adata, K.PATIENT, K.SAMPLE, K.TIMEPOINT, K.DAY, K.TISSUE)
     limits = thresholds(flags)
-    patients = _patients(adata)
+    lost = samples_without_cells(adata)
+    patients = _patients(adata, lost)
     links = ({p: page_name(p) for p in patients[K.PATIENT]} if patient_pages is None
              else {str(k): v for k, v in patient_pages.items()})
     path = Path(path)
     with mpl.rc_context(STYLE):
         found = _all_flags(adata, patients[K.PATIENT], min_cells=min_cells, limits=limits)
         sections = [
-            _overview(adata, patients, found, links),
+            _overview(adata, patients, found, links, lost),
             _reset(adata, min_cells=min_cells),
             _niches(adata),
             _flag_table(patients, found, links),
@@ -88,7 +89,7 @@ def cohort_report(
     timestamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     html = render(
         "cohort.html.j2", sections=sections, n_patients=len(patients),
-        n_samples=int(adata.obs[K.SAMPLE].nunique()), n_cells=adata.n_obs,
+        n_samples=int(patients["n_samples"].sum()), n_cells=adata.n_obs,
         outcomes=patients[K.OUTCOME].value_counts().sort_index().to_dict(),
         rules=_methods.flag_rules(limits, min_cells), steps=_methods.parameters(adata),
         versions=_methods.versions(), flags_name=FLAG_TABLE, timestamp=timestamp,
@@ -101,15 +102,17 @@ def cohort_report(
     return path
 
 
-def _patients(adata: AnnData) -> pd.DataFrame:
+def _patients(adata: AnnData, lost: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient: outcome, samples (those without cells after QC included), cells."""
     obs = adata.obs
     outcome = (obs[K.OUTCOME].astype(str) if K.OUTCOME in obs
                else pd.Series("not recorded", index=obs.index))
     table = pd.DataFrame({K.PATIENT: obs[K.PATIENT].astype(str), K.OUTCOME: outcome,
-                          K.SAMPLE: obs[K.SAMPLE].astype(str)})
+                          K.SAMPLE: obs[K.SAMPLE].astype(str), "n_cells": 1})
+    table = pd.concat([table, lost[table.columns]], ignore_index=True) if len(lost) else table
     patients = table.groupby(K.PATIENT, sort=True).agg(
         outcome=(K.OUTCOME, "first"), n_samples=(K.SAMPLE, "nunique"),
-        n_cells=(K.SAMPLE, "size")).reset_index()
+        n_cells=("n_cells", "sum")).reset_index()
     return patients.rename(columns={"outcome": K.OUTCOME})
 
 
@@ -141,11 +144,11 @@ def _link(patient: str, links: Mapping[str, str]) -> dict:
 
 
 def _overview(adata: AnnData, patients: pd.DataFrame, found: Mapping[str, list[Flag]],
-              links: Mapping[str, str]) -> Section:
+              links: Mapping[str, str], lost: pd.DataFrame) -> Section:
     section = Section("patients", "Patients")
-    obs = adata.obs
-    visits = (obs[[K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE]].astype(
-        {K.PATIENT: str, K.TIMEPOINT: str, K.TISSUE: str}).drop_duplicates())
+    columns = [K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE]
+    visits = pd.concat([adata.obs[columns], lost[columns]]).astype(
+        {K.PATIENT: str, K.TIMEPOINT: str, K.TISSUE: str}).drop_duplicates()
     rows = []
     for _, patient in patients.iterrows():
         mine = visits[visits[K.PATIENT] == patient[K.PATIENT]].sort_values(K.DAY)
@@ -157,7 +160,6 @@ def _overview(adata: AnnData, patients: pd.DataFrame, found: Mapping[str, list[F
         "rows": rows,
         "caption": "Each patient's name opens their report.",
     })
-    lost = samples_without_cells(adata)
     if len(lost):
         which = ("One sample had no cell pass quality control and is" if len(lost) == 1 else
                  f"{len(lost)} samples had no cell pass quality control and are")

@@ -77,7 +77,9 @@ def patient_report(
     """
     require_obs(adata, K.PATIENT, K.SAMPLE, K.TIMEPOINT, K.DAY, K.TISSUE)
     patient = str(patient_id)
-    if patient not in set(adata.obs[K.PATIENT].astype(str)):
+    # a patient whose every library failed QC has no cells but still gets a page
+    if (patient not in set(adata.obs[K.PATIENT].astype(str))
+            and not len(_sections.samples_without_cells(adata, patient))):
         raise InputError(f"patient '{patient}' is not in .obs['{K.PATIENT}'].")
     limits = thresholds(flags)
     path = Path(path)
@@ -97,26 +99,40 @@ def patient_report(
 def _content(adata: AnnData, patient: str, *, min_cells: int,
              limits: Mapping[str, float]) -> tuple[dict, pd.DataFrame]:
     samples = _sections.patient_samples(adata, patient)
-    header = _sections.header(adata, patient, samples)
-    recon, recon_table = _sections.reconstitution(adata, patient, samples, min_cells=min_cells)
-    bcr, clones = _sections.bcr(adata, patient, samples, recon_table)
-    niches, scores = _sections.niches(adata, patient, samples)
-    cell_types = _sections.cell_types(adata, patient, samples)
-    sections = [header, recon, bcr, niches, cell_types]
-    found = compute_flags(patient, samples=recon_table, clones=clones, niche_scores=scores,
-                          min_cells=min_cells, flags=limits)
+    lost = _sections.samples_without_cells(adata, patient)
+    header = _sections.header(adata, patient, samples, lost)
+    if samples.empty:  # every library failed QC: the page lists them and measures nothing
+        sections, found = [header], []
+    else:
+        recon, recon_table = _sections.reconstitution(adata, patient, samples,
+                                                      min_cells=min_cells)
+        bcr, clones = _sections.bcr(adata, patient, samples, recon_table)
+        niches, scores = _sections.niches(adata, patient, samples)
+        cell_types = _sections.cell_types(adata, patient, samples)
+        sections = [header, recon, bcr, niches, cell_types]
+        found = compute_flags(patient, samples=recon_table, clones=clones, niche_scores=scores,
+                              min_cells=min_cells, flags=limits)
     rows = [row for section in sections for row in section.summary]
     rows += [_sections._row(patient, "flags", flag.name, 1, None) | {
         K.SAMPLE: sample, K.TIMEPOINT: timepoint}
         for flag in found for sample, timepoint in (flag.where or (("", ""),))]
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    outcome = (adata.obs.loc[adata.obs[K.PATIENT].astype(str) == patient, K.OUTCOME]
-               .astype(str).iloc[0] if K.OUTCOME in adata.obs else "not recorded")
+    outcome = _outcome(adata, patient, lost)
     context = {
-        "patient": patient, "outcome": outcome, "n_samples": len(samples),
+        "patient": patient, "outcome": outcome, "n_samples": len(samples) + len(lost),
         "sections": sections, "flags": found,
         "rules": _methods.flag_rules(limits, min_cells),
         "steps": _methods.parameters(adata), "versions": _methods.versions(),
-        "inputs": _methods.inputs(adata, samples),
+        "inputs": _methods.inputs(adata, pd.concat([samples, lost])),
     }
     return context, summary
+
+
+def _outcome(adata: AnnData, patient: str, lost: pd.DataFrame) -> str:
+    """Return the outcome of ``patient`` from ``.obs``, else from its samples without cells."""
+    for table in (adata.obs, lost):
+        if K.OUTCOME in table:
+            mine = table.loc[table[K.PATIENT].astype(str) == patient, K.OUTCOME]
+            if len(mine):
+                return str(mine.iloc[0])
+    return "not recorded"

@@ -76,19 +76,23 @@ def _in_study_order(samples: pd.DataFrame) -> pd.DataFrame:
 def samples_without_cells(adata: AnnData, patient: str | None = None) -> pd.DataFrame:
     """Return the samples none of whose cells passed QC (of ``patient`` if given).
 
-    One row per sample as :func:`patient_samples` gives (``n_cells`` 0) and its
-    ``patient_id``, with the cells QC found (``n_qc``), ``n_low_quality`` and ``n_doublets``;
-    empty without a QC summary.
+    One row per sample as :func:`patient_samples` gives (``n_cells`` 0) with its
+    ``patient_id`` and ``outcome``, the cells QC found (``n_qc``), ``n_low_quality`` and
+    ``n_doublets``; empty without a QC summary.
     """
     columns = [K.SAMPLE, K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE]
     qc = fetch(get.qc, adata)
     if qc is None or not {*columns, "n_flagged"} <= set(qc.columns):
-        return pd.DataFrame(columns=[*columns, "n_cells", "n_qc", "n_low_quality", "n_doublets"])
+        return pd.DataFrame(columns=[*columns, K.OUTCOME, "n_cells", "n_qc", "n_low_quality",
+                                     "n_doublets"])
+    if K.OUTCOME not in qc:
+        qc = qc.assign(**{K.OUTCOME: "not recorded"})
     # every cell flagged and none in .obs; a sample the user subset away is not one of them
     lost = qc[(qc["n_flagged"] >= qc["n_cells"])
               & ~qc[K.SAMPLE].astype(str).isin(set(adata.obs[K.SAMPLE].astype(str)))]
     if patient is not None:
         lost = lost[lost[K.PATIENT].astype(str) == str(patient)]
+    columns.append(K.OUTCOME)
     return (lost[columns].astype({c: str for c in columns if c != K.DAY})
             .assign(n_cells=0, n_qc=lost["n_cells"].to_numpy(),
                     n_low_quality=lost["n_low_quality"].to_numpy(),
@@ -108,8 +112,13 @@ def _row(patient: str, section: str, metric: str, value: object, sample: pd.Seri
 # ---------------------------------------------------------------- 1. header
 
 
-def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
-    """Patient, outcome and the samples with their data quality."""
+def header(adata: AnnData, patient: str, samples: pd.DataFrame,
+           lost: pd.DataFrame) -> Section:
+    """Patient, outcome and the samples with their data quality.
+
+    ``lost`` holds the patient's samples none of whose cells passed QC
+    (:func:`samples_without_cells`), listed with the others.
+    """
     section = Section("samples", "Samples and data quality")
     obs = adata.obs[adata.obs[K.PATIENT].astype(str) == str(patient)]
     qc = fetch(get.qc, adata)
@@ -117,7 +126,6 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame) -> Section:
         K.SAMPLE)
     receptor = obs[K.RECEPTOR_TYPE].astype(str) if K.RECEPTOR_TYPE in obs else None
     lineage = obs[K.LINEAGE].astype(str) if K.LINEAGE in obs else None
-    lost = samples_without_cells(adata, patient)
     listed = _in_study_order(pd.concat([samples, lost[samples.columns]], ignore_index=True)) \
         if len(lost) else samples
     rows = []
