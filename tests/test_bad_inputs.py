@@ -135,6 +135,25 @@ def _ensembl_ids(n: int) -> list[str]:
     return [f"ENSG{i:011d}" for i in range(n)]
 
 
+def _cellxgene(adata: ad.AnnData, *, raw_counts: bool = True) -> ad.AnnData:
+    """The layout of CELLxGENE's files: Ensembl IDs with symbols in ``feature_name``,
+    log-normalised ``.X`` and the raw counts (or, broken, normalised values) in ``.raw``."""
+    import scanpy as sc
+
+    var = pd.DataFrame({"feature_name": adata.var_names.to_numpy()},
+                       index=_ensembl_ids(adata.n_vars))
+    counts = ad.AnnData(X=adata.X, obs=adata.obs, var=var)
+    normalised = counts.copy()
+    sc.pp.normalize_total(normalised)
+    sc.pp.log1p(normalised)
+    normalised.raw = counts if raw_counts else normalised.copy()
+    return normalised
+
+
+def _is_counts(matrix: sp.spmatrix) -> bool:
+    return bool(matrix.sum() > 0 and np.all(matrix.data == np.round(matrix.data)))
+
+
 def _rewrite_table(path: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
     sep = "\t" if ".tsv" in path.suffixes else ","
     table = change(pd.read_csv(path, sep=sep))
@@ -275,6 +294,9 @@ BAD = [
     Bad("negative counts", "expression", "qc",
         lambda c: _as_h5ad(c, lambda a: ad.AnnData(X=-a.X, obs=a.obs, var=a.var)),
         ("counts.h5ad", "raw counts")),
+    Bad("normalised .X and normalised .raw", "expression", "qc",
+        lambda c: _as_h5ad(c, lambda a: _cellxgene(a, raw_counts=False)),
+        ("counts.h5ad", "raw counts")),
     Bad("barcodes twice", "expression", "validate",
         lambda c: _as_h5ad(c, lambda a: ad.concat([a, a[:3]])),
         ("counts.h5ad", "barcode", "more than once")),
@@ -401,6 +423,9 @@ UNUSUAL = [
         X=a.X, obs=a.obs, var=pd.DataFrame({"gene_symbols": a.var_names.to_numpy()},
                                            index=_ensembl_ids(a.n_vars)))),
         logged="its .var column 'gene_symbols' gives the symbols"),
+    Unusual("CELLxGENE layout: normalised .X, counts in .raw", lambda c: _as_h5ad(
+        c, _cellxgene), logged="the raw counts of .raw.X are read",
+        holds=lambda a: _is_counts(a.layers[K.COUNTS])),
     Unusual("mouse symbols", lambda c: _as_h5ad(c, lambda a: ad.AnnData(
         X=a.X, obs=a.obs, var=pd.DataFrame(index=a.var_names.str.capitalize()))),
         logged="written the mouse way"),

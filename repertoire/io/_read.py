@@ -43,8 +43,9 @@ def read_gex(path: str | os.PathLike) -> AnnData:
     ----------
     path
         A 10x ``filtered_feature_bc_matrix.h5``, a 10x matrix directory (``matrix.mtx[.gz]``,
-        ``barcodes.tsv[.gz]``, ``features.tsv[.gz]``) or an ``.h5ad`` whose ``.X`` (or
-        ``.layers["counts"]``) holds raw counts.
+        ``barcodes.tsv[.gz]``, ``features.tsv[.gz]``) or an ``.h5ad`` whose
+        ``.layers["counts"]``, ``.X`` or, where ``.X`` is normalised, ``.raw.X`` holds raw
+        counts (the first of these).
 
     Returns
     -------
@@ -57,10 +58,7 @@ def read_gex(path: str | os.PathLike) -> AnnData:
         if path.is_dir():
             adata = _read_mtx_dir(path)
         elif path.suffix == ".h5ad":
-            adata = ad.read_h5ad(path)
-            if K.COUNTS in adata.layers:
-                adata.X = adata.layers[K.COUNTS]
-            adata = AnnData(X=adata.X, obs=adata.obs[[]], var=adata.var)
+            adata = _h5ad_counts(path)
         else:
             adata = sc.read_10x_h5(path, gex_only=False)
     except (OSError, KeyError, ValueError) as error:
@@ -112,9 +110,33 @@ def _read_mtx_dir(path: Path) -> AnnData:
     return AnnData(X=counts, obs=pd.DataFrame(index=barcodes.to_numpy()), var=var)
 
 
+def _h5ad_counts(path: Path) -> AnnData:
+    """Read the raw counts of an ``.h5ad``: ``.layers["counts"]``, else ``.X``, else ``.raw.X``.
+
+    ``.raw.X`` is taken only when ``.X`` holds normalised values and ``.raw.X`` counts, as in
+    CELLxGENE's files; its genes (``.raw.var``) come with it.
+    """
+    adata = ad.read_h5ad(path)
+    if K.COUNTS in adata.layers:
+        return AnnData(X=adata.layers[K.COUNTS], obs=adata.obs[[]], var=adata.var)
+    raw = adata.raw
+    if raw is not None and not _holds_counts(adata.X) and _holds_counts(raw.X):
+        logger.info("gene-expression file %s: .X holds normalised values; the raw counts of "
+                    ".raw.X are read (%d genes)", path, raw.n_vars)
+        return AnnData(X=raw.X, obs=adata.obs[[]], var=raw.var)
+    return AnnData(X=adata.X, obs=adata.obs[[]], var=adata.var)
+
+
+def _holds_counts(matrix: object) -> bool:
+    """Return whether ``matrix`` holds only non-negative whole numbers (``None`` does not)."""
+    if matrix is None:
+        return False
+    values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+    return not values.size or bool(values.min() >= 0 and np.all(values == np.round(values)))
+
+
 def _check_counts(matrix: sp.csr_matrix, path: Path) -> None:
-    values = matrix.data
-    if values.size and (values.min() < 0 or not np.all(values == np.round(values))):
+    if not _holds_counts(matrix):
         raise InputError(
             f"gene-expression file {path} does not hold raw counts (found negative or "
             "non-integer values); give the unnormalised matrix."
