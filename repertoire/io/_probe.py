@@ -19,6 +19,8 @@ from .._logging import logger, progress
 from ._samplesheet import MTX_NAMES
 
 GENE_EXPRESSION = "Gene Expression"
+# the name of Cell Ranger's matrix of every barcode, cells or not
+UNFILTERED = "raw_feature_bc_matrix"
 ENSEMBL_ID = r"^ENS[A-Z]*G\d{6,}(\.\d+)?$"
 # .var columns that hold gene symbols beside Ensembl var_names (scanpy, CELLxGENE, others)
 SYMBOL_COLUMNS = ("gene_symbols", "gene_symbol", "gene_name", "feature_name", "symbol")
@@ -129,8 +131,15 @@ def receptor_barcodes(path: str | os.PathLike) -> pd.Index:
 def check_expression_names(path: Path, barcodes: pd.Index, feature_types: pd.Series) -> None:
     """Refuse a matrix without cells, with a barcode twice, or without gene-expression features.
 
-    ``feature_types`` holds each feature's type (empty strings where the file has none).
+    Cell Ranger's unfiltered matrix (``raw_feature_bc_matrix``), every barcode of the run and
+    mostly empty droplets, is refused by its name: read as cells it would pass QC in part and
+    take hours. ``feature_types`` holds each feature's type (empty strings where the file has
+    none).
     """
+    if UNFILTERED in Path(path).name:
+        raise InputError(f"gene-expression file {path} is Cell Ranger's unfiltered matrix "
+                         "(every barcode, most of them empty droplets); give its "
+                         "filtered_feature_bc_matrix instead.")
     if len(barcodes) == 0:
         raise InputError(f"gene-expression file {path} holds no cells; leave the sample out of "
                          "the sheet.")
