@@ -31,25 +31,33 @@ FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChec
 
 # ---------------------------------------------------------------- the sample sheet
 
+MAX_ROWS = 6
 identifiers = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.\-]{0,11}\Z")
 sheet_rows = st.lists(
     st.tuples(identifiers, identifiers, identifiers, st.integers(-400, 4000),
               st.sampled_from(TISSUES), st.sampled_from(K.OUTCOMES)),
-    min_size=1, max_size=6, unique_by=lambda row: row[0],
+    min_size=1, max_size=MAX_ROWS, unique_by=lambda row: row[0],
 )
 
 
 @pytest.fixture(scope="module")
 def sheet_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("sheets")
-    (directory / "m.h5").write_bytes(HDF5_SIGNATURE + b"\0" * 8)
+    for number in range(MAX_ROWS):
+        (directory / _matrix(number)).write_bytes(HDF5_SIGNATURE + b"\0" * 8)
     return directory
+
+
+def _matrix(number: int) -> str:
+    """The matrix of the sheet's ``number``-th sample: each sample has its own file."""
+    return f"m{number}.h5"
 
 
 def _sheet_text(rows: list[tuple], *, newline: str = "\n") -> str:
     lines = ["\t".join(REQUIRED_COLUMNS)]
-    for sample, patient, timepoint, day, tissue, outcome in rows:
-        lines.append("\t".join([sample, patient, timepoint, str(day), tissue, outcome, "m.h5"]))
+    for number, (sample, patient, timepoint, day, tissue, outcome) in enumerate(rows):
+        lines.append("\t".join([sample, patient, timepoint, str(day), tissue, outcome,
+                                _matrix(number)]))
     return newline.join(lines) + newline
 
 
@@ -74,12 +82,12 @@ def test_a_valid_sheet_reads_back_whatever_its_layout(sheet_directory, rows, lay
     sheet = rp.io.read_samplesheet(handle.name)
     Path(handle.name).unlink()
     assert list(sheet.index) == [row[0] for row in rows]
-    for (_, patient, timepoint, day, tissue, outcome), (_, read) in zip(
-            rows, sheet.iterrows(), strict=True):
+    for number, ((_, patient, timepoint, day, tissue, outcome), (_, read)) in enumerate(zip(
+            rows, sheet.iterrows(), strict=True)):
         assert (read[K.PATIENT], read[K.TIMEPOINT], read[K.TISSUE], read[K.OUTCOME]) == (
             patient, timepoint, tissue, outcome)
         assert read[K.DAY] == day
-        assert read["gex"] == str(sheet_directory / "m.h5")
+        assert read["gex"] == str(sheet_directory / _matrix(number))
 
 
 @FEW

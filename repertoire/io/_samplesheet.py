@@ -236,6 +236,8 @@ def _check_file(where: str, column: str, value: str, base: Path) -> str | None:
 def _check_across_rows(path: Path, records: list[tuple[int, dict[str, object]]]) -> None:
     first_line: dict[str, int] = {}
     outcome_of: dict[str, tuple[str, int]] = {}
+    # a row copied and renamed but still naming its source's files would count cells twice
+    file_of: dict[str, tuple[str, int]] = {}
     for lineno, row in records:
         sample = row[K.SAMPLE]
         if sample in first_line:
@@ -252,6 +254,19 @@ def _check_across_rows(path: Path, records: list[tuple[int, dict[str, object]]])
                 f"but '{earlier}' on line {earlier_line}; a patient has one outcome."
             )
         outcome_of.setdefault(patient, (outcome, lineno))
+        for column in FILE_COLUMNS:
+            file = row.get(column)
+            if not file:
+                continue
+            key = os.path.realpath(file)
+            if key in file_of:
+                other, other_line = file_of[key]
+                raise InputError(
+                    f"sample sheet {path} line {lineno}: {column} file {file} is already "
+                    f"named for sample '{other}' on line {other_line}; each sample needs its "
+                    "own files."
+                )
+            file_of[key] = (sample, lineno)
 
 
 def vdj_folder_file(folder: str | os.PathLike, *, where: str | None = None) -> Path:
