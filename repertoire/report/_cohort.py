@@ -147,8 +147,8 @@ def _overview(adata: AnnData, patients: pd.DataFrame, found: Mapping[str, list[F
               links: Mapping[str, str], lost: pd.DataFrame) -> Section:
     section = Section("patients", "Patients")
     columns = [K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE]
-    visits = pd.concat([adata.obs[columns], lost[columns]]).astype(
-        {K.PATIENT: str, K.TIMEPOINT: str, K.TISSUE: str}).drop_duplicates()
+    visits = pd.concat([adata.obs[columns], lost[columns]]) if len(lost) else adata.obs[columns]
+    visits = visits.astype({K.PATIENT: str, K.TIMEPOINT: str, K.TISSUE: str}).drop_duplicates()
     rows = []
     for _, patient in patients.iterrows():
         mine = visits[visits[K.PATIENT] == patient[K.PATIENT]].sort_values(K.DAY)

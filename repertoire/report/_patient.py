@@ -123,7 +123,7 @@ def _content(adata: AnnData, patient: str, *, min_cells: int,
         "sections": sections, "flags": found,
         "rules": _methods.flag_rules(limits, min_cells),
         "steps": _methods.parameters(adata), "versions": _methods.versions(),
-        "inputs": _methods.inputs(adata, pd.concat([samples, lost])),
+        "inputs": _methods.inputs(adata, pd.concat([samples, lost]) if len(lost) else samples),
     }
     return context, summary
 
