@@ -21,7 +21,7 @@ from ._flags import Flag, compute_flags, thresholds
 from ._html import figure_uri, number, render
 from ._names import page_name
 from ._patient import STYLE
-from ._sections import Section, fetch, of_patient, samples_without_cells
+from ._sections import Section, append_rows, fetch, of_patient, samples_without_cells
 
 #: Reconstitution measures of the first finding, in the order of its table.
 RESET_METRICS = ("frac_naive_tx", "frac_memory_tx", "frac_naive_bcr", "frac_memory_bcr",
@@ -109,7 +109,7 @@ def _patients(adata: AnnData, lost: pd.DataFrame) -> pd.DataFrame:
                else pd.Series("not recorded", index=obs.index))
     table = pd.DataFrame({K.PATIENT: obs[K.PATIENT].astype(str), K.OUTCOME: outcome,
                           K.SAMPLE: obs[K.SAMPLE].astype(str), "n_cells": 1})
-    table = pd.concat([table, lost[table.columns]], ignore_index=True) if len(lost) else table
+    table = append_rows(table, lost)
     patients = table.groupby(K.PATIENT, sort=True).agg(
         outcome=(K.OUTCOME, "first"), n_samples=(K.SAMPLE, "nunique"),
         n_cells=("n_cells", "sum")).reset_index()
@@ -147,8 +147,8 @@ def _overview(adata: AnnData, patients: pd.DataFrame, found: Mapping[str, list[F
               links: Mapping[str, str], lost: pd.DataFrame) -> Section:
     section = Section("patients", "Patients")
     columns = [K.PATIENT, K.TIMEPOINT, K.DAY, K.TISSUE]
-    visits = pd.concat([adata.obs[columns], lost[columns]]) if len(lost) else adata.obs[columns]
-    visits = visits.astype({K.PATIENT: str, K.TIMEPOINT: str, K.TISSUE: str}).drop_duplicates()
+    visits = append_rows(adata.obs[columns], lost).astype(
+        {K.PATIENT: str, K.TIMEPOINT: str, K.TISSUE: str}).drop_duplicates()
     rows = []
     for _, patient in patients.iterrows():
         mine = visits[visits[K.PATIENT] == patient[K.PATIENT]].sort_values(K.DAY)

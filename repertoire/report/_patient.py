@@ -78,14 +78,14 @@ def patient_report(
     require_obs(adata, K.PATIENT, K.SAMPLE, K.TIMEPOINT, K.DAY, K.TISSUE)
     patient = str(patient_id)
     # a patient whose every library failed QC has no cells but still gets a page
-    if (patient not in set(adata.obs[K.PATIENT].astype(str))
-            and not len(_sections.samples_without_cells(adata, patient))):
+    lost = _sections.samples_without_cells(adata, patient)
+    if patient not in set(adata.obs[K.PATIENT].astype(str)) and lost.empty:
         raise InputError(f"patient '{patient}' is not in .obs['{K.PATIENT}'].")
     limits = thresholds(flags)
     path = Path(path)
     summary_file = summary_path(path, patient)
     with mpl.rc_context(STYLE):
-        context, summary = _content(adata, patient, min_cells=min_cells, limits=limits)
+        context, summary = _content(adata, patient, lost, min_cells=min_cells, limits=limits)
     timestamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     html = render("patient.html.j2", **context, summary_name=summary_file.name,
                   timestamp=timestamp, cohort_href=cohort_page)
@@ -96,10 +96,9 @@ def patient_report(
     return path
 
 
-def _content(adata: AnnData, patient: str, *, min_cells: int,
+def _content(adata: AnnData, patient: str, lost: pd.DataFrame, *, min_cells: int,
              limits: Mapping[str, float]) -> tuple[dict, pd.DataFrame]:
     samples = _sections.patient_samples(adata, patient)
-    lost = _sections.samples_without_cells(adata, patient)
     header = _sections.header(adata, patient, samples, lost)
     if samples.empty:  # every library failed QC: the page lists them and measures nothing
         sections, found = [header], []
@@ -123,7 +122,7 @@ def _content(adata: AnnData, patient: str, *, min_cells: int,
         "sections": sections, "flags": found,
         "rules": _methods.flag_rules(limits, min_cells),
         "steps": _methods.parameters(adata), "versions": _methods.versions(),
-        "inputs": _methods.inputs(adata, pd.concat([samples, lost]) if len(lost) else samples),
+        "inputs": _methods.inputs(adata, _sections.append_rows(samples, lost)),
     }
     return context, summary
 

@@ -73,6 +73,11 @@ def _in_study_order(samples: pd.DataFrame) -> pd.DataFrame:
             .drop(columns="_order").reset_index(drop=True))
 
 
+def append_rows(table: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
+    """Return ``table`` with the rows of ``more`` under it (its columns), or as it is."""
+    return pd.concat([table, more[table.columns]], ignore_index=True) if len(more) else table
+
+
 def samples_without_cells(adata: AnnData, patient: str | None = None) -> pd.DataFrame:
     """Return the samples none of whose cells passed QC (of ``patient`` if given).
 
@@ -126,8 +131,7 @@ def header(adata: AnnData, patient: str, samples: pd.DataFrame,
         K.SAMPLE)
     receptor = obs[K.RECEPTOR_TYPE].astype(str) if K.RECEPTOR_TYPE in obs else None
     lineage = obs[K.LINEAGE].astype(str) if K.LINEAGE in obs else None
-    listed = _in_study_order(pd.concat([samples, lost[samples.columns]], ignore_index=True)) \
-        if len(lost) else samples
+    listed = _in_study_order(append_rows(samples, lost))
     rows = []
     for _, sample in listed.iterrows():
         mine = (obs[K.SAMPLE].astype(str) == sample[K.SAMPLE]).to_numpy()
