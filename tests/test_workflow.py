@@ -570,20 +570,25 @@ def _assert_same_results(first: Path, second: Path) -> dict[str, int]:
     ``.h5ad`` (the per-patient ones too) in ``.obs``, ``.var``, ``X``, layers, ``obsm``,
     ``obsp`` and ``uns``.
     """
+    def files(pattern: str) -> list[Path]:
+        found = [sorted(p.relative_to(root) for p in root.glob(pattern))
+                 for root in (first, second)]
+        assert found[0] == found[1], pattern
+        return found[0]
+
     compared = {}
     for kind, pattern in (("tables", "tables/*.tsv"), ("figures", "figures/**/*.png")):
-        paths = sorted(p.relative_to(first) for p in first.glob(pattern))
+        paths = files(pattern)
         assert paths, kind
         for path in paths:
             assert (first / path).read_bytes() == (second / path).read_bytes(), path
         compared[kind] = len(paths)
-    pages = sorted(p.relative_to(first) for p in first.glob("reports/*"))
+    pages = files("reports/*")
     for path in pages:
         texts = [STAMP.sub("", (root / path).read_text()) for root in (first, second)]
         assert texts[0] == texts[1], path
     compared["reports"] = len(pages)
-    names = sorted(p.relative_to(first) for p in first.glob("**/*.h5ad"))
-    assert names == sorted(p.relative_to(second) for p in second.glob("**/*.h5ad"))
+    names = files("**/*.h5ad")
     for name in names:
         _assert_same_anndata(ad.read_h5ad(first / name), ad.read_h5ad(second / name), str(name))
     compared["h5ad"] = len(names)
