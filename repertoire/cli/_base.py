@@ -110,8 +110,8 @@ def read_h5ad(path: Path, *, sample: str | None = None, matrices: bool = True) -
 
     With ``sample``, only that sample's cells are read: the rows of ``.X``, ``.layers``,
     ``.obsm`` and ``.obsp`` are read alone from the file, so a per-sample job reads its own
-    sample's share of a cohort, not the cohort. A sample of the file's QC summary whose every
-    cell was removed reads as no cells; a sample the file does not know is the user's error.
+    sample's share of a cohort, not the cohort. A sample whose every cell QC flagged (in the
+    file's QC summary) reads as no cells; any other sample without cells is the user's error.
     With ``matrices=False`` the cell-by-gene and cell-by-cell matrices (``.X``, ``.layers``,
     ``.raw``, ``.obsp``) stay on disk, for steps that only draw and tabulate the annotation and
     results.
@@ -155,7 +155,7 @@ def _read_sample(handle, path: Path, sample: str) -> AnnData:
     if K.SAMPLE not in obs:
         raise InputError(f"input file {path} has no obs column '{K.SAMPLE}'.")
     cells = np.flatnonzero((obs[K.SAMPLE].astype(str) == sample).to_numpy())
-    if not cells.size and sample not in _known_samples(handle):
+    if not cells.size and sample not in _failed_samples(handle):
         raise InputError(f"sample '{sample}' is not in {path}.")
 
     def rows(element):
@@ -191,15 +191,19 @@ def _read_sample(handle, path: Path, sample: str) -> AnnData:
     return adata
 
 
-def _known_samples(handle) -> set[str]:
-    """Return the samples of a cohort file, those whose every cell failed QC included."""
+def _failed_samples(handle) -> set[str]:
+    """Return the samples of a cohort file's QC summary none of whose cells passed QC."""
     from anndata.io import read_elem
+
+    from ..pp._qc import failed_qc
 
     qc = handle.get(f"uns/{K.QC}/{K.TABLE_SAMPLES}")
     if qc is None:
         return set()
     table = read_elem(qc)
-    return set(table[K.SAMPLE].astype(str)) if K.SAMPLE in table else set()
+    if not {K.SAMPLE, "n_flagged", "n_cells"} <= set(table.columns):
+        return set()
+    return set(table.loc[failed_qc(table), K.SAMPLE].astype(str))
 
 
 def output_dir(args: argparse.Namespace, kind: str, beside: Path) -> Path:

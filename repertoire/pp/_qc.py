@@ -115,6 +115,14 @@ def qc(
     )
 
 
+def failed_qc(summary: pd.DataFrame) -> pd.Series:
+    """Return, per row of a QC summary (:func:`qc`), whether QC flagged every one of its cells.
+
+    Such a sample (a failed library) has no cell left once :func:`filter_cells` has run.
+    """
+    return summary["n_flagged"] >= summary["n_cells"]
+
+
 def _summary(shell: AnnData, column: str) -> pd.DataFrame:
     thresholds = shell.uns[K.LOW_QUALITY][K.TABLE_SAMPLES]
     doublets = shell.uns[K.DOUBLET][K.TABLE_SAMPLES].drop(columns="n_cells")

@@ -17,6 +17,7 @@ from .. import _keys as K
 from .. import get, pl
 from .._errors import InputError
 from .._logging import logger
+from ..pp._qc import failed_qc
 from ._html import figure_uri, percent
 
 APLASIA_TEXT = "no B cells found (aplasia)"
@@ -93,7 +94,7 @@ def samples_without_cells(adata: AnnData, patient: str | None = None) -> pd.Data
     if K.OUTCOME not in qc:
         qc = qc.assign(**{K.OUTCOME: "not recorded"})
     # every cell flagged and none in .obs; a sample the user subset away is not one of them
-    lost = qc[(qc["n_flagged"] >= qc["n_cells"])
+    lost = qc[failed_qc(qc)
               & ~qc[K.SAMPLE].astype(str).isin(set(adata.obs[K.SAMPLE].astype(str)))]
     if patient is not None:
         lost = lost[lost[K.PATIENT].astype(str) == str(patient)]
