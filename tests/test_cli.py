@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anndata as ad
@@ -599,6 +602,28 @@ def test_a_step_short_of_memory_or_disk_says_so_in_one_sentence(
     assert line.startswith("error: step 'qc' ran out of ")
     assert ("memory" if shortage == "memory" else "disk space") in line
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_step_stopped_by_a_signal_removes_its_unfinished_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path,
+    cohort: Path, signum: signal.Signals
+) -> None:
+    def stopped(self: ad.AnnData, path: Path, **kwargs: object) -> None:
+        Path(path).write_bytes(b"half an h5ad")
+        os.kill(os.getpid(), signum)  # as a scheduler's time limit or Ctrl-C stops the step
+        time.sleep(30)  # the signal ends the sleep; unhandled, SIGTERM would end the process
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(ad.AnnData, "write_h5ad", stopped)
+    sample = pd.read_csv(cohort, sep="\t")[K.SAMPLE].iloc[0]
+    status, _, err = _run(capsys, "qc", "-q", "--samplesheet", cohort, "--sample", sample,
+                          "--output", tmp_path / "qc.h5ad")
+    assert status == 128 + signum
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"error: step 'qc' was stopped by {signum.name} before it finished")
+    assert list(tmp_path.iterdir()) == []
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
 
 
 def test_simulate_rejects_more_relapses_than_patients(

@@ -514,19 +514,17 @@ def _assert_same_record(left: object, right: object, where: str) -> None:
         np.testing.assert_array_equal(left, right, err_msg=where)
 
 
-@pytest.mark.xdist_group("workflow")
-def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(
-    workflow_run: tuple[Path, Path], tmp_path: Path
-) -> None:
-    config, uninterrupted = workflow_run
-    run = tmp_path / "run"
+def _stop_while_computing(config: Path, run: Path, signum: signal.Signals) -> None:
+    """Start the workflow and send ``signum`` to it and its jobs while the cohort step computes.
+
+    The signal goes to Snakemake's process group, as Ctrl-C or a scheduler's time limit sends
+    it. Not while the step imports: Python may swallow an interrupt raised inside an import's
+    weakref callback, and the step would run on to its end. After integration the step spends
+    seconds on the graph and the embedding, the window the signal lands in. Assert the step
+    said why it stopped and left no output and no temporary file.
+    """
     command = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile",
                str(config), "--cores", "2", "-d", str(run)]
-    # stopped as Ctrl-C or a scheduler stops it: a signal to Snakemake and its running jobs
-    # (its process group), while a cohort step is computing. Not while it imports: Python
-    # may swallow a KeyboardInterrupt raised inside an import's weakref callback, and then
-    # the step runs on to its end. After integration the step spends seconds on the graph
-    # and embedding, the window the signal lands in.
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     log = run / "results" / "logs" / "preprocess.log"
@@ -535,9 +533,28 @@ def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(
            and "Harmony on" not in (log.read_text() if log.exists() else "")):
         time.sleep(0.1)
     assert process.poll() is None, "the run ended before the cohort step was computing"
-    os.killpg(process.pid, signal.SIGINT)
+    os.killpg(process.pid, signum)
     assert process.wait(timeout=300) != 0
+    last_line = log.read_text().strip().splitlines()[-1]
+    assert last_line.startswith(f"error: step 'preprocess' was stopped by {signum.name}"), last_line
     assert not (run / "results" / "cohort_clustered.h5ad").exists()
+    assert not [path for path in run.rglob("*") if ".tmp" in path.name]
+
+
+@pytest.mark.xdist_group("workflow")
+def test_a_run_stopped_by_a_scheduler_leaves_no_unfinished_file(
+    workflow_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _stop_while_computing(workflow_run[0], tmp_path / "run", signal.SIGTERM)
+
+
+@pytest.mark.xdist_group("workflow")
+def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(
+    workflow_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, uninterrupted = workflow_run
+    run = tmp_path / "run"
+    _stop_while_computing(config, run, signal.SIGINT)
 
     resumed = _snakemake("--configfile", config, "--cores", 2, "-d", run, timeout=1800)
     assert resumed.returncode == 0, resumed.stderr[-5000:]

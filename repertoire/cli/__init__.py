@@ -4,18 +4,22 @@ Every subcommand reads its inputs, calls the package's public functions and writ
 atomically, so a user at a terminal and the Snakemake workflow run the same code. Errors in the
 user's input (:class:`repertoire.InputError`) are printed as one sentence and exit with status 2;
 a step that runs out of memory or disk space says so in one sentence and exits with status 3
-(its outputs are not left half-written); any other exception is a bug and keeps its
-traceback. :data:`STEPS` names the tables and figures of each step, which the workflow's rules
-expand.
+(its outputs are not left half-written); a step stopped by Ctrl-C or a scheduler's SIGTERM
+removes its unfinished files, says so and exits with 128 plus the signal's number; any other
+exception is a bug and keeps its traceback. :data:`STEPS` names the tables and figures of each
+step, which the workflow's rules expand.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .. import __version__
 from .._errors import InputError
@@ -49,14 +53,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     The exit status: 0 on success, 2 when the input is at fault, 3 when the step ran out of
-    memory or disk space (the reason is printed to stderr as ``error: <one sentence>``).
+    memory or disk space, 128 plus the signal's number when SIGINT or SIGTERM stopped it (the
+    reason is printed to stderr as ``error: <one sentence>``).
     """
     args = build_parser().parse_args(argv)
     configure(-1 if args.quiet else args.verbose)
     # receptor data live in awkward arrays by design; the notice would open every log
     warnings.filterwarnings("ignore", message="Support for Awkward Arrays is currently")
     try:
-        args.run(args)
+        with _signals_stop_the_step():
+            args.run(args)
+    except _Stopped as stopped:
+        name = signal.Signals(stopped.signum).name
+        print(f"error: step '{args.command}' was stopped by {name} before it finished; it left "
+              "no file half-written; run it again.", file=sys.stderr)
+        return 128 + stopped.signum
     except InputError as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_INPUT_ERROR
@@ -72,6 +83,41 @@ def main(argv: Sequence[str] | None = None) -> int:
               "write the outputs elsewhere.", file=sys.stderr)
         return EXIT_NO_RESOURCES
     return 0
+
+
+class _Stopped(BaseException):
+    """A signal stopped the step.
+
+    A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` on the way up
+    takes it for an error it may handle.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_stop_the_step() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into :class:`_Stopped` while the step runs.
+
+    By default SIGTERM, which a scheduler sends at its time limit, ends Python at once, and
+    the ``finally`` blocks that remove an unfinished temporary file never run. Raised as an
+    exception, it unwinds the step as an error does. The former handlers are put back after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; there the defaults stand
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped(signum)
+
+    former = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in former.items():
+            signal.signal(signum, handler)
 
 
 def _out_of_disk(error: OSError) -> bool:
