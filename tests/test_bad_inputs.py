@@ -25,6 +25,7 @@ import scirpy
 
 from repertoire import _keys as K
 from repertoire.cli import EXIT_INPUT_ERROR, main
+from repertoire.datasets._cellranger import write_10x_h5
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "example_data"
@@ -129,6 +130,32 @@ def _matrix_dir(cohort: Cohort, *, drop_barcodes: int = 0, drop_features: int = 
                                                    header=False, index=False)
     cohort.set(gex=f"{SAMPLE}/matrix")
     return folder
+
+
+def _droplets(n_empty: int, n_genes: int) -> sp.csr_matrix:
+    """Barcodes x genes counts of ``n_empty`` empty droplets: one or two genes of ambient RNA."""
+    rng = np.random.default_rng(0)
+    genes_each = rng.integers(1, 3, n_empty)
+    rows = np.repeat(np.arange(n_empty), genes_each)
+    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32),
+                          (rows, rng.integers(0, n_genes, len(rows)))), shape=(n_empty, n_genes))
+
+
+def _unfiltered(cohort: Cohort, *, as_h5ad: bool, n_empty: int = 25_000) -> None:
+    """Give the sample a matrix of its cells and ``n_empty`` empty droplets, not named raw."""
+    import scanpy as sc
+
+    cells = sc.read_10x_h5(cohort.file("gex"))
+    barcodes = [*cells.obs_names, *(f"E{i:07d}-1" for i in range(n_empty))]
+    counts = sp.vstack([cells.X, _droplets(n_empty, cells.n_vars)]).tocsr()
+    if as_h5ad:
+        cells.var_names_make_unique()
+        _h5ad(cohort.folder / SAMPLE / "counts.h5ad", counts, list(cells.var_names), barcodes)
+        cohort.set(gex=f"{SAMPLE}/counts.h5ad")
+        return
+    write_10x_h5(counts, np.array(barcodes), cells.var,
+                 cohort.folder / SAMPLE / "matrix.h5")
+    cohort.set(gex=f"{SAMPLE}/matrix.h5")
 
 
 def _ensembl_ids(n: int) -> list[str]:
@@ -304,6 +331,11 @@ BAD = [
         lambda c: (shutil.copy(c.file("gex"), c.file("gex").with_name("raw_feature_bc_matrix.h5")),
                    c.set(gex=f"{SAMPLE}/gex/raw_feature_bc_matrix.h5")),
         ("raw_feature_bc_matrix.h5", "unfiltered", "filtered_feature_bc_matrix")),
+    Bad("an unfiltered 10x matrix under another name", "expression", "validate",
+        lambda c: _unfiltered(c, as_h5ad=False),
+        ("matrix.h5", "25,", "barcodes", "looks unfiltered", "filtered_feature_bc_matrix")),
+    Bad("an unfiltered matrix as .h5ad", "expression", "qc",
+        lambda c: _unfiltered(c, as_h5ad=True), ("counts.h5ad", "looks unfiltered")),
     Bad("barcodes twice", "expression", "validate",
         lambda c: _as_h5ad(c, lambda a: ad.concat([a, a[:3]])),
         ("counts.h5ad", "barcode", "more than once")),

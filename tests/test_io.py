@@ -4,6 +4,7 @@ import gzip
 import os
 import shutil
 import stat
+from pathlib import Path
 
 import anndata as ad
 import awkward as ak
@@ -18,6 +19,7 @@ import scipy.sparse as sp
 import repertoire as rp
 from repertoire import _keys as K
 from repertoire.datasets._cellranger import write_10x_h5
+from repertoire.io._probe import check_called_cells
 
 # fields a 10x contig CSV carries, compared after reading (gene calls lose their allele there)
 CSV_FIELDS = (
@@ -188,6 +190,25 @@ def test_normalised_matrix_is_refused(tmp_path):
     ad.AnnData(X=np.full((3, 2), 0.5, dtype=np.float32)).write_h5ad(path)
     with pytest.raises(rp.InputError, match="raw counts"):
         rp.io.read_gex(path)
+
+
+@pytest.mark.parametrize(("n_barcodes", "median_genes", "refused"), [
+    (20_000, 9, True),  # at the barcode floor, below the median genes: unfiltered
+    (19_999, 1, False),  # a small library whose cells all failed is data, not a mistake
+    (30_000, 10, False),  # at the median floor
+    (500_000, 0, True),  # the whole barcode list of an aligner's raw output
+])
+def test_an_unfiltered_matrix_is_known_by_its_content(n_barcodes, median_genes, refused):
+    # the median barcode of these counts has median_genes genes; the last fifth are cells
+    genes = np.full(n_barcodes, median_genes)
+    genes[-n_barcodes // 5:] = 2_000
+    path = Path("sample/matrix.h5")
+    if refused:
+        with pytest.raises(rp.InputError, match=rf"{n_barcodes:,} barcodes and the median one "
+                           rf"has {median_genes} genes detected: it looks unfiltered"):
+            check_called_cells(path, genes)
+    else:
+        check_called_cells(path, genes)
 
 
 def test_receptor_file_missing_column(tmp_path):

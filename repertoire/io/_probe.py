@@ -2,7 +2,8 @@
 
 ``repertoire validate`` runs this before a workflow starts, so that a truncated matrix or a
 table of the wrong sample fails in seconds with one sentence, not an hour into a run. Only
-names and shapes are read (barcodes, features, the matrix header), never the counts.
+names and shapes are read (barcodes, features, the matrix header, and the genes per barcode
+of a 10x ``.h5`` from its column pointers), never the counts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from ._samplesheet import MTX_NAMES
 GENE_EXPRESSION = "Gene Expression"
 # the name of Cell Ranger's matrix of every barcode, cells or not
 UNFILTERED = "raw_feature_bc_matrix"
+# A matrix of at least this many barcodes whose median barcode has fewer genes than this is
+# every barcode of a run, whatever its name: in an unfiltered matrix most barcodes are empty
+# droplets with a gene or two of ambient RNA, while no cell caller keeps tens of thousands of
+# such barcodes. A small library whose cells all failed stays below the barcode floor.
+UNFILTERED_MIN_BARCODES = 20_000
+UNFILTERED_MAX_MEDIAN_GENES = 10
 ENSEMBL_ID = r"^ENS[A-Z]*G\d{6,}(\.\d+)?$"
 # .var columns that hold gene symbols beside Ensembl var_names (scanpy, CELLxGENE, others)
 SYMBOL_COLUMNS = ("gene_symbols", "gene_symbol", "gene_name", "feature_name", "symbol")
@@ -69,16 +76,18 @@ def expression_barcodes(path: str | os.PathLike) -> pd.Index:
     ------
     InputError
         If the file does not open, its barcodes, features and matrix disagree, a barcode is
-        listed twice, or it holds no cell or no gene-expression feature.
+        listed twice, it holds no cell or no gene-expression feature, or (a 10x ``.h5``) it
+        is unfiltered (see :func:`check_called_cells`).
     """
     path = Path(path)
+    genes_per_barcode = None  # read where it is cheap: from a 10x .h5's column pointers
     try:
         if path.is_dir():
             barcodes, feature_types, shape = _matrix_folder(path)
         elif path.suffix == ".h5ad":
             barcodes, feature_types, shape = _h5ad(path)
         else:
-            barcodes, feature_types, shape = _tenx_h5(path)
+            barcodes, feature_types, shape, genes_per_barcode = _tenx_h5(path)
     except InputError:
         raise
     except UNREADABLE as error:
@@ -92,6 +101,8 @@ def expression_barcodes(path: str | os.PathLike) -> pd.Index:
             "features."
         )
     check_expression_names(path, pd.Index(barcodes), feature_types)
+    if genes_per_barcode is not None:
+        check_called_cells(path, genes_per_barcode)
     return pd.Index(barcodes)
 
 
@@ -154,6 +165,26 @@ def check_expression_names(path: Path, barcodes: pd.Index, feature_types: pd.Ser
                          f"(feature types: {found}).")
 
 
+def check_called_cells(path: Path, genes_per_barcode: np.ndarray) -> None:
+    """Refuse an unfiltered matrix by its content: many barcodes, most of them nearly empty.
+
+    ``genes_per_barcode`` counts the genes detected in each barcode (the stored entries of its
+    column of counts). See :data:`UNFILTERED_MIN_BARCODES` for the rule, which also catches
+    a renamed ``raw_feature_bc_matrix`` or another aligner's raw output.
+    """
+    n_barcodes = len(genes_per_barcode)
+    if n_barcodes < UNFILTERED_MIN_BARCODES:
+        return
+    median = float(np.median(genes_per_barcode))
+    if median < UNFILTERED_MAX_MEDIAN_GENES:
+        raise InputError(
+            f"gene-expression file {path} holds {n_barcodes:,} barcodes and the median one "
+            f"has {median:g} genes detected: it looks unfiltered (every barcode, most of them "
+            "empty droplets); give the matrix of called cells, such as Cell Ranger's "
+            "filtered_feature_bc_matrix."
+        )
+
+
 def gene_symbols(var: pd.DataFrame, path: Path) -> pd.Index | None:
     """Return the gene symbols of a matrix whose genes are named by Ensembl IDs.
 
@@ -205,7 +236,12 @@ def _decode(values: np.ndarray) -> np.ndarray:
     return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values])
 
 
-def _tenx_h5(path: Path) -> tuple[np.ndarray, pd.Series, tuple[int, int]]:
+def _tenx_h5(path: Path) -> tuple[np.ndarray, pd.Series, tuple[int, int], np.ndarray]:
+    """Barcodes, feature types and shape of a 10x ``.h5``, and the genes of each barcode.
+
+    The genes per barcode come from the column pointers of its (features x barcodes) matrix,
+    one integer per barcode, so the counts themselves are not read.
+    """
     import h5py
 
     with h5py.File(path, "r") as handle:
@@ -222,7 +258,9 @@ def _tenx_h5(path: Path) -> tuple[np.ndarray, pd.Series, tuple[int, int]]:
             group = groups[0]
             types = np.full(len(group["genes"]), GENE_EXPRESSION)
         n_features, n_cells = (int(n) for n in group["shape"][:])
-        return _decode(group["barcodes"][:]), pd.Series(types), (n_cells, n_features)
+        genes_per_barcode = np.diff(group["indptr"][:])
+        return (_decode(group["barcodes"][:]), pd.Series(types), (n_cells, n_features),
+                genes_per_barcode)
 
 
 def _h5ad(path: Path) -> tuple[np.ndarray, pd.Series, tuple[int, int] | None]:

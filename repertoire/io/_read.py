@@ -21,7 +21,13 @@ from .. import _keys as K
 from .._errors import InputError, reason
 from .._logging import logger, progress
 from ._airr import align_airr, concat_airr, empty_airr, merge_chains
-from ._probe import check_barcodes_match, check_expression_names, gene_symbols, note_species
+from ._probe import (
+    check_barcodes_match,
+    check_called_cells,
+    check_expression_names,
+    gene_symbols,
+    note_species,
+)
 from ._samplesheet import FILE_COLUMNS, read_samplesheet, vdj_folder_file
 
 PROTEIN = "protein"
@@ -89,6 +95,7 @@ def read_gex(path: str | os.PathLike) -> AnnData:
         adata = adata[:, adata.var["feature_types"] == "Gene Expression"].copy()
     adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
     _check_counts(adata.X, path)
+    check_called_cells(path, np.diff(adata.X.indptr))
     return adata
 
 
