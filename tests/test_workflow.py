@@ -538,7 +538,8 @@ def _stop_while_computing(config: Path, run: Path, signum: signal.Signals) -> No
     last_line = log.read_text().strip().splitlines()[-1]
     assert last_line.startswith(f"error: step 'preprocess' was stopped by {signum.name}"), last_line
     assert not (run / "results" / "cohort_clustered.h5ad").exists()
-    assert not [path for path in run.rglob("*") if ".tmp" in path.name]
+    # the atomic writers' temporaries are named ".<output>.<random>.tmp<suffix>"
+    assert not [path for path in (run / "results").rglob("*") if ".tmp" in path.name]
 
 
 @pytest.mark.xdist_group("workflow")
