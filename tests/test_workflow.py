@@ -518,10 +518,10 @@ def _stop_while_computing(config: Path, run: Path, signum: signal.Signals) -> No
     """Start the workflow and send ``signum`` to it and its jobs while the cohort step computes.
 
     The signal goes to Snakemake's process group, as Ctrl-C or a scheduler's time limit sends
-    it. Not while the step imports: Python may swallow an interrupt raised inside an import's
-    weakref callback, and the step would run on to its end. After integration the step spends
-    seconds on the graph and the embedding, the window the signal lands in. Assert the step
-    said why it stopped and left no output and no temporary file.
+    it. Not while the step starts up: Python may swallow an interrupt raised inside a weakref
+    callback, as the imports run many, and the step would run on to its end. After integration
+    the step spends seconds on the graph and the embedding, the window the signal lands in.
+    Assert the step said why it stopped and left no output and no temporary file.
     """
     command = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile",
                str(config), "--cores", "2", "-d", str(run)]
