@@ -132,28 +132,24 @@ def _matrix_dir(cohort: Cohort, *, drop_barcodes: int = 0, drop_features: int = 
     return folder
 
 
-def _droplets(n_empty: int, n_genes: int) -> sp.csr_matrix:
-    """Barcodes x genes counts of ``n_empty`` empty droplets: one or two genes of ambient RNA."""
+def _with_empty_droplets(cells: ad.AnnData, n_empty: int = 25_000) -> ad.AnnData:
+    """``cells`` and, after them, ``n_empty`` empty droplets of one or two ambient genes each."""
     rng = np.random.default_rng(0)
-    genes_each = rng.integers(1, 3, n_empty)
-    rows = np.repeat(np.arange(n_empty), genes_each)
-    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32),
-                          (rows, rng.integers(0, n_genes, len(rows)))), shape=(n_empty, n_genes))
+    rows = np.repeat(np.arange(n_empty), rng.integers(1, 3, n_empty))
+    droplets = sp.csr_matrix((np.ones(len(rows), dtype=np.float32),
+                              (rows, rng.integers(0, cells.n_vars, len(rows)))),
+                             shape=(n_empty, cells.n_vars))
+    barcodes = [*cells.obs_names, *(f"E{i:07d}-1" for i in range(n_empty))]
+    return ad.AnnData(X=sp.vstack([sp.csr_matrix(cells.X), droplets]).tocsr(),
+                      obs=pd.DataFrame(index=barcodes), var=cells.var)
 
 
-def _unfiltered(cohort: Cohort, *, as_h5ad: bool, n_empty: int = 25_000) -> None:
-    """Give the sample a matrix of its cells and ``n_empty`` empty droplets, not named raw."""
+def _unfiltered_h5(cohort: Cohort) -> None:
+    """Give the sample a 10x matrix of its cells and empty droplets, not named raw."""
     import scanpy as sc
 
-    cells = sc.read_10x_h5(cohort.file("gex"))
-    barcodes = [*cells.obs_names, *(f"E{i:07d}-1" for i in range(n_empty))]
-    counts = sp.vstack([cells.X, _droplets(n_empty, cells.n_vars)]).tocsr()
-    if as_h5ad:
-        cells.var_names_make_unique()
-        _h5ad(cohort.folder / SAMPLE / "counts.h5ad", counts, list(cells.var_names), barcodes)
-        cohort.set(gex=f"{SAMPLE}/counts.h5ad")
-        return
-    write_10x_h5(counts, np.array(barcodes), cells.var,
+    adata = _with_empty_droplets(sc.read_10x_h5(cohort.file("gex")))
+    write_10x_h5(adata.X, adata.obs_names.to_numpy(), adata.var,
                  cohort.folder / SAMPLE / "matrix.h5")
     cohort.set(gex=f"{SAMPLE}/matrix.h5")
 
@@ -332,10 +328,10 @@ BAD = [
                    c.set(gex=f"{SAMPLE}/gex/raw_feature_bc_matrix.h5")),
         ("raw_feature_bc_matrix.h5", "unfiltered", "filtered_feature_bc_matrix")),
     Bad("an unfiltered 10x matrix under another name", "expression", "validate",
-        lambda c: _unfiltered(c, as_h5ad=False),
+        _unfiltered_h5,
         ("matrix.h5", "25,", "barcodes", "looks unfiltered", "filtered_feature_bc_matrix")),
     Bad("an unfiltered matrix as .h5ad", "expression", "qc",
-        lambda c: _unfiltered(c, as_h5ad=True), ("counts.h5ad", "looks unfiltered")),
+        lambda c: _as_h5ad(c, _with_empty_droplets), ("counts.h5ad", "looks unfiltered")),
     Bad("barcodes twice", "expression", "validate",
         lambda c: _as_h5ad(c, lambda a: ad.concat([a, a[:3]])),
         ("counts.h5ad", "barcode", "more than once")),
